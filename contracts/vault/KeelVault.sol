@@ -1,0 +1,563 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {ERC4626} from "@openzeppelin/contracts/token/ERC20/extensions/ERC4626.sol";
+import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC4626} from "@openzeppelin/contracts/interfaces/IERC4626.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {AccessControlDefaultAdminRules} from
+    "@openzeppelin/contracts/access/extensions/AccessControlDefaultAdminRules.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+
+import {IKeelVault} from "../interfaces/IKeelVault.sol";
+import {IHedgeLeg} from "../interfaces/IHedgeLeg.sol";
+import {FeeMath} from "../libraries/FeeMath.sol";
+
+/// @title KeelVault
+/// @notice ERC-4626 vault over a 6-decimals stablecoin. Net asset value = idle cash + Σ leg.value().
+///
+/// THREAT MODEL
+/// - Inflation / donation: shares carry 6 extra decimals (`_decimalsOffset() = 6`), i.e. 1e6 virtual
+///   shares against 1 virtual asset. An attacker who deposits 1 unit and donates X before a victim's
+///   deposit of ≥ X loses about half of X to the virtual shares, while the victim's loss is bounded by
+///   one share's worth of rounding (< X / 1e6). Deposits that would mint zero shares revert.
+/// - Rounding: every conversion rounds in the vault's favour (EIP-4626): shares minted and assets paid
+///   round down, shares burned and assets taken round up. Fees round down. Legs mark assets down and
+///   liabilities up, so the NAV the share price is built on is never overstated by rounding.
+/// - Reentrancy: every external mutating function of the vault is `nonReentrant` (transient-storage
+///   guard), including ERC-4626 deposit/mint/withdraw/redeem through the `_deposit`/`_withdraw` hooks.
+///   State is written before external calls (checks-effects-interactions); legs are called only by
+///   governance-registered addresses.
+/// - Keeper trust: the keeper can only move idle cash to registered legs and back (`fundLeg`,
+///   `releaseFromLeg`) and pay queued exits at the current price. It cannot move funds elsewhere,
+///   change parameters, or mint shares. Funding a leg never uses cash owed to queued exits. Risk
+///   bounds on what legs may do arrive with the legs themselves (RiskGuard).
+/// - Governance: fee rates have hard maxima (2% management, 20% performance); a leg can only be
+///   added empty and removed empty; roles are granted by a default admin whose transfer is two-step
+///   with a delay. The guardian can pause deposits and shut the vault down (irreversible), never
+///   block withdrawals of idle cash.
+/// - Liveness: if the keeper stops, holders can still cancel queued exits and withdraw idle cash; after
+///   shutdown anyone can process the queue.
+///
+/// FEES (see FeeMath for the formulas): a management fee accrues linearly per second on total assets,
+/// and a performance fee is charged on the rise of the share price above its high-water mark. Both are
+/// minted as shares to the fee recipient at every accrual (every deposit, withdrawal, queue processing,
+/// fee-parameter change, or a call to `accrueFees`). Views and previews include the fee shares accrued
+/// but not yet minted, so previews equal the executed amounts.
+contract KeelVault is ERC4626, AccessControlDefaultAdminRules, ReentrancyGuardTransient, IKeelVault {
+    using SafeERC20 for IERC20;
+    using Math for uint256;
+
+    bytes32 public constant GOVERNANCE_ROLE = keccak256("GOVERNANCE_ROLE");
+    bytes32 public constant KEEPER_ROLE = keccak256("KEEPER_ROLE");
+    bytes32 public constant GUARDIAN_ROLE = keccak256("GUARDIAN_ROLE");
+
+    uint8 private constant DECIMALS_OFFSET = 6;
+    uint256 private constant VIRTUAL_SHARES = 10 ** DECIMALS_OFFSET;
+    /// @dev sharePriceWad = (A + 1) * PRICE_SCALE / (S + VIRTUAL_SHARES): 1e18 means one whole share
+    ///      (10**(assetDecimals + 6) units) is worth one whole asset (10**assetDecimals units).
+    uint256 private constant PRICE_SCALE = 10 ** (18 + uint256(DECIMALS_OFFSET));
+
+    uint256 public constant MAX_MANAGEMENT_FEE_BPS = 200;
+    uint256 public constant MAX_PERFORMANCE_FEE_BPS = 2_000;
+    uint256 public constant MAX_LEGS = 8;
+    uint256 public constant MAX_DEPOSIT_CAP = type(uint128).max;
+
+    // slot: fee configuration and switches, read together on every deposit and withdrawal
+    address private _feeRecipient;
+    uint16 private _managementFeeBps;
+    uint16 private _performanceFeeBps;
+    uint40 private _lastFeeAccrual;
+    bool private _depositsPaused;
+    bool private _shutdown;
+    // slot
+    uint128 private _depositCap;
+    uint128 private _highWaterMarkWad;
+
+    IHedgeLeg[] private _legs;
+    mapping(address leg => uint256 indexPlusOne) private _legIndex;
+
+    mapping(uint256 requestId => RedeemRequest) private _requests;
+    uint256 private _queueHead;
+    uint256 private _queueTail;
+    uint256 private _queuedShares;
+    uint256 private _totalClaimable;
+
+    struct FeeQuote {
+        uint256 managementFeeAssets;
+        uint256 performanceFeeAssets;
+        uint256 feeShares;
+        uint256 highWaterMarkWad;
+    }
+
+    /// @param asset_ The stablecoin (6 decimals expected; any decimals work).
+    /// @param admin Default admin (role management); transfers are two-step with `adminDelay`.
+    /// @param feeRecipient_ Receives fee shares.
+    /// @param depositCap_ Cap on total assets for deposits, ≤ MAX_DEPOSIT_CAP.
+    constructor(
+        IERC20 asset_,
+        string memory name_,
+        string memory symbol_,
+        address admin,
+        uint48 adminDelay,
+        address governance,
+        address keeper,
+        address guardian,
+        address feeRecipient_,
+        uint256 depositCap_
+    ) ERC20(name_, symbol_) ERC4626(asset_) AccessControlDefaultAdminRules(adminDelay, admin) {
+        if (address(asset_) == address(0)) revert ZeroAddress("asset");
+        if (governance == address(0)) revert ZeroAddress("governance");
+        if (keeper == address(0)) revert ZeroAddress("keeper");
+        if (guardian == address(0)) revert ZeroAddress("guardian");
+        if (feeRecipient_ == address(0)) revert ZeroAddress("feeRecipient");
+        if (depositCap_ > MAX_DEPOSIT_CAP) revert DepositCapTooHigh(depositCap_, MAX_DEPOSIT_CAP);
+        _grantRole(GOVERNANCE_ROLE, governance);
+        _grantRole(KEEPER_ROLE, keeper);
+        _grantRole(GUARDIAN_ROLE, guardian);
+        _feeRecipient = feeRecipient_;
+        _lastFeeAccrual = uint40(block.timestamp);
+        _depositCap = uint128(depositCap_);
+        _highWaterMarkWad = uint128(FeeMath.sharePriceWadDown(1, VIRTUAL_SHARES, PRICE_SCALE));
+        emit FeeRecipientSet(address(0), feeRecipient_);
+        emit DepositCapSet(0, depositCap_);
+    }
+
+    // =================================================================== ERC-4626 overrides (internal)
+
+    function _decimalsOffset() internal pure override returns (uint8) {
+        return DECIMALS_OFFSET;
+    }
+
+    /// @inheritdoc IERC4626
+    /// @dev idle (minus assets owed to processed exits) + Σ leg.value().
+    function totalAssets() public view override(ERC4626, IERC4626) returns (uint256 assets) {
+        assets = _idle();
+        uint256 n = _legs.length;
+        for (uint256 i; i < n; ++i) {
+            assets += _legs[i].value();
+        }
+    }
+
+    function _convertToShares(uint256 assets, Math.Rounding rounding) internal view override returns (uint256) {
+        (uint256 a, uint256 s) = _navState();
+        return assets.mulDiv(s + VIRTUAL_SHARES, a + 1, rounding);
+    }
+
+    function _convertToAssets(uint256 shares, Math.Rounding rounding) internal view override returns (uint256) {
+        (uint256 a, uint256 s) = _navState();
+        return shares.mulDiv(a + 1, s + VIRTUAL_SHARES, rounding);
+    }
+
+    /// @dev Zero while paused or shut down; otherwise what keeps total assets under the cap.
+    function maxDeposit(address) public view override(ERC4626, IERC4626) returns (uint256) {
+        if (_depositsPaused || _shutdown) return 0;
+        uint256 cap = _depositCap;
+        uint256 assets = totalAssets();
+        return cap > assets ? cap - assets : 0;
+    }
+
+    function maxMint(address receiver) public view override(ERC4626, IERC4626) returns (uint256) {
+        uint256 assets = maxDeposit(receiver);
+        return assets == 0 ? 0 : _convertToShares(assets, Math.Rounding.Floor);
+    }
+
+    /// @dev Never more than the liquid idle cash can pay now.
+    function maxWithdraw(address owner) public view override(ERC4626, IERC4626) returns (uint256) {
+        uint256 owned = _convertToAssets(balanceOf(owner), Math.Rounding.Floor);
+        uint256 liquid = liquidAssets();
+        return owned < liquid ? owned : liquid;
+    }
+
+    /// @dev Never more shares than the liquid idle cash can pay now.
+    function maxRedeem(address owner) public view override(ERC4626, IERC4626) returns (uint256) {
+        uint256 owned = balanceOf(owner);
+        if (owned == 0) return 0;
+        uint256 payable_ = _convertToShares(liquidAssets(), Math.Rounding.Floor);
+        return owned < payable_ ? owned : payable_;
+    }
+
+    function _deposit(address caller, address receiver, uint256 assets, uint256 shares)
+        internal
+        override
+        nonReentrant
+    {
+        if (receiver == address(0)) revert ZeroAddress("receiver");
+        if (assets == 0 || shares == 0) revert ZeroSharesOrAssets(assets, shares);
+        _accrueFees();
+        super._deposit(caller, receiver, assets, shares);
+    }
+
+    function _withdraw(address caller, address receiver, address owner, uint256 assets, uint256 shares)
+        internal
+        override
+        nonReentrant
+    {
+        if (receiver == address(0)) revert ZeroAddress("receiver");
+        if (assets == 0 || shares == 0) revert ZeroSharesOrAssets(assets, shares);
+        _accrueFees();
+        super._withdraw(caller, receiver, owner, assets, shares);
+    }
+
+    // =================================================================== views
+
+    /// @inheritdoc IKeelVault
+    function idleAssets() external view returns (uint256) {
+        return _idle();
+    }
+
+    /// @inheritdoc IKeelVault
+    function liquidAssets() public view returns (uint256) {
+        uint256 idle = _idle();
+        uint256 queued = _queuedShares;
+        if (queued == 0) return idle;
+        uint256 owed = _convertToAssets(queued, Math.Rounding.Ceil);
+        return idle > owed ? idle - owed : 0;
+    }
+
+    /// @inheritdoc IKeelVault
+    function sharePriceWad() external view returns (uint256) {
+        (uint256 a, uint256 s) = _navState();
+        return FeeMath.sharePriceWadDown(a + 1, s + VIRTUAL_SHARES, PRICE_SCALE);
+    }
+
+    /// @inheritdoc IKeelVault
+    function highWaterMarkWad() external view returns (uint256) {
+        return _highWaterMarkWad;
+    }
+
+    /// @inheritdoc IKeelVault
+    function pendingFeeShares() external view returns (uint256) {
+        return _quoteFees(totalAssets(), totalSupply()).feeShares;
+    }
+
+    function managementFeeBps() external view returns (uint256) {
+        return _managementFeeBps;
+    }
+
+    function performanceFeeBps() external view returns (uint256) {
+        return _performanceFeeBps;
+    }
+
+    function feeRecipient() external view returns (address) {
+        return _feeRecipient;
+    }
+
+    function lastFeeAccrual() external view returns (uint256) {
+        return _lastFeeAccrual;
+    }
+
+    function depositCap() external view returns (uint256) {
+        return _depositCap;
+    }
+
+    function depositsPaused() external view returns (bool) {
+        return _depositsPaused;
+    }
+
+    function isShutdown() external view returns (bool) {
+        return _shutdown;
+    }
+
+    function legs() external view returns (IHedgeLeg[] memory) {
+        return _legs;
+    }
+
+    function isLeg(address leg) public view returns (bool) {
+        return _legIndex[leg] != 0;
+    }
+
+    function queuedShares() external view returns (uint256) {
+        return _queuedShares;
+    }
+
+    function totalClaimable() external view returns (uint256) {
+        return _totalClaimable;
+    }
+
+    function queueBounds() external view returns (uint256 head, uint256 tail) {
+        return (_queueHead, _queueTail);
+    }
+
+    function redeemRequest(uint256 requestId) external view returns (RedeemRequest memory) {
+        return _requests[requestId];
+    }
+
+    // =================================================================== fees
+
+    /// @inheritdoc IKeelVault
+    function accrueFees() external nonReentrant {
+        _accrueFees();
+    }
+
+    // =================================================================== queued exits
+
+    /// @inheritdoc IKeelVault
+    function requestRedeem(uint256 shares, address receiver) external nonReentrant returns (uint256 requestId) {
+        if (shares == 0) revert ZeroAmount("shares");
+        if (receiver == address(0)) revert ZeroAddress("receiver");
+        uint256 balance = balanceOf(msg.sender);
+        if (shares > balance) revert InsufficientShares(msg.sender, shares, balance);
+        requestId = _queueTail++;
+        _requests[requestId] = RedeemRequest({owner: msg.sender, receiver: receiver, shares: shares, claimable: 0});
+        _queuedShares += shares;
+        _transfer(msg.sender, address(this), shares);
+        emit RedeemRequested(requestId, msg.sender, receiver, shares);
+    }
+
+    /// @inheritdoc IKeelVault
+    function cancelRedeem(uint256 requestId) external nonReentrant returns (uint256 shares) {
+        RedeemRequest storage r = _requests[requestId];
+        address owner = r.owner;
+        if (owner == address(0)) revert UnknownRequest(requestId);
+        if (msg.sender != owner) revert NotRequestOwner(requestId, msg.sender, owner);
+        shares = r.shares;
+        if (shares == 0) revert UnknownRequest(requestId);
+        r.shares = 0;
+        _queuedShares -= shares;
+        _transfer(address(this), owner, shares);
+        emit RedeemCancelled(requestId, owner, shares);
+    }
+
+    /// @inheritdoc IKeelVault
+    function claimRedeem(uint256 requestId) external nonReentrant returns (uint256 assets) {
+        RedeemRequest storage r = _requests[requestId];
+        assets = r.claimable;
+        if (assets == 0) revert NothingToClaim(requestId);
+        address receiver = r.receiver;
+        r.claimable = 0;
+        _totalClaimable -= assets;
+        IERC20(asset()).safeTransfer(receiver, assets);
+        emit RedeemClaimed(requestId, receiver, assets);
+    }
+
+    /// @inheritdoc IKeelVault
+    function processRedemptions(uint256 maxCount)
+        external
+        nonReentrant
+        returns (uint256 processed, uint256 assetsPaid)
+    {
+        if (!_shutdown) _checkRole(KEEPER_ROLE);
+        if (maxCount == 0) revert InvalidMaxCount(maxCount);
+        _accrueFees();
+
+        // Price is fixed for the whole batch: each payment removes assets and shares in proportion
+        // (rounded for the vault), so later requests are never paid at a worse price.
+        uint256 a = totalAssets();
+        uint256 s = totalSupply();
+        uint256 free = _idle();
+        uint256 id = _queueHead;
+        uint256 tail = _queueTail;
+        uint256 sharesBurned;
+        while (processed < maxCount && id < tail) {
+            RedeemRequest storage r = _requests[id];
+            uint256 shares = r.shares;
+            if (shares == 0) {
+                ++id;
+                ++processed;
+                continue;
+            }
+            uint256 assets = shares.mulDiv(a + 1, s + VIRTUAL_SHARES, Math.Rounding.Floor);
+            if (assets > free) {
+                // Partial fill with what is free; the rest stays at the head of the queue.
+                shares = free.mulDiv(s + VIRTUAL_SHARES, a + 1, Math.Rounding.Floor);
+                if (shares == 0) break;
+                assets = shares.mulDiv(a + 1, s + VIRTUAL_SHARES, Math.Rounding.Floor);
+            }
+            uint256 remaining = r.shares - shares;
+            r.shares = remaining;
+            r.claimable += assets;
+            a -= assets;
+            s -= shares;
+            free -= assets;
+            sharesBurned += shares;
+            assetsPaid += assets;
+            ++processed;
+            emit RedeemProcessed(id, shares, assets, remaining);
+            if (remaining != 0) break;
+            ++id;
+        }
+        _queueHead = id;
+        if (sharesBurned != 0) {
+            _queuedShares -= sharesBurned;
+            _totalClaimable += assetsPaid;
+            _burn(address(this), sharesBurned);
+        }
+    }
+
+    // =================================================================== keeper: legs
+
+    /// @inheritdoc IKeelVault
+    function fundLeg(address leg, uint256 assets) external nonReentrant onlyRole(KEEPER_ROLE) {
+        if (_shutdown) revert VaultShutdown();
+        if (!isLeg(leg)) revert LegNotFound(leg);
+        if (assets == 0) revert ZeroAmount("assets");
+        uint256 available = liquidAssets();
+        if (assets > available) revert InsufficientIdle(assets, available);
+        emit LegFunded(leg, assets);
+        IERC20(asset()).safeTransfer(leg, assets);
+        IHedgeLeg(leg).fund(assets);
+    }
+
+    /// @inheritdoc IKeelVault
+    function releaseFromLeg(address leg, uint256 assets)
+        external
+        nonReentrant
+        onlyRole(KEEPER_ROLE)
+        returns (uint256 released)
+    {
+        if (!isLeg(leg)) revert LegNotFound(leg);
+        if (assets == 0) revert ZeroAmount("assets");
+        IERC20 token = IERC20(asset());
+        uint256 before = token.balanceOf(address(this));
+        IHedgeLeg(leg).release(assets);
+        released = token.balanceOf(address(this)) - before;
+        emit LegReleased(leg, assets, released);
+    }
+
+    // =================================================================== governance
+
+    function setDepositCap(uint256 cap) external nonReentrant onlyRole(GOVERNANCE_ROLE) {
+        if (cap > MAX_DEPOSIT_CAP) revert DepositCapTooHigh(cap, MAX_DEPOSIT_CAP);
+        emit DepositCapSet(_depositCap, cap);
+        _depositCap = uint128(cap);
+    }
+
+    function setManagementFee(uint256 feeBps) external nonReentrant onlyRole(GOVERNANCE_ROLE) {
+        if (feeBps > MAX_MANAGEMENT_FEE_BPS) revert ManagementFeeTooHigh(feeBps, MAX_MANAGEMENT_FEE_BPS);
+        _accrueFees();
+        _lastFeeAccrual = uint40(block.timestamp);
+        emit ManagementFeeSet(_managementFeeBps, feeBps);
+        _managementFeeBps = uint16(feeBps);
+    }
+
+    function setPerformanceFee(uint256 feeBps) external nonReentrant onlyRole(GOVERNANCE_ROLE) {
+        if (feeBps > MAX_PERFORMANCE_FEE_BPS) revert PerformanceFeeTooHigh(feeBps, MAX_PERFORMANCE_FEE_BPS);
+        _accrueFees();
+        _lastFeeAccrual = uint40(block.timestamp);
+        if (_performanceFeeBps == 0) {
+            // Gains made while no performance fee was charged are not charged retroactively.
+            uint256 price = FeeMath.sharePriceWadDown(totalAssets() + 1, totalSupply() + VIRTUAL_SHARES, PRICE_SCALE);
+            if (price > _highWaterMarkWad) _highWaterMarkWad = uint128(price);
+        }
+        emit PerformanceFeeSet(_performanceFeeBps, feeBps);
+        _performanceFeeBps = uint16(feeBps);
+    }
+
+    function setFeeRecipient(address recipient) external nonReentrant onlyRole(GOVERNANCE_ROLE) {
+        if (recipient == address(0)) revert ZeroAddress("feeRecipient");
+        _accrueFees();
+        emit FeeRecipientSet(_feeRecipient, recipient);
+        _feeRecipient = recipient;
+    }
+
+    function addLeg(address leg) external nonReentrant onlyRole(GOVERNANCE_ROLE) {
+        if (_shutdown) revert VaultShutdown();
+        if (leg == address(0)) revert ZeroAddress("leg");
+        if (isLeg(leg)) revert LegAlreadyAdded(leg);
+        uint256 n = _legs.length;
+        if (n >= MAX_LEGS) revert TooManyLegs(n + 1, MAX_LEGS);
+        address legVault = IHedgeLeg(leg).vault();
+        address legAsset = IHedgeLeg(leg).asset();
+        if (legVault != address(this) || legAsset != asset()) revert LegMismatch(leg, legVault, legAsset);
+        uint256 value = IHedgeLeg(leg).value();
+        if (value != 0) revert LegNotEmpty(leg, value);
+        _legs.push(IHedgeLeg(leg));
+        _legIndex[leg] = n + 1;
+        emit LegAdded(leg);
+    }
+
+    function removeLeg(address leg) external nonReentrant onlyRole(GOVERNANCE_ROLE) {
+        uint256 indexPlusOne = _legIndex[leg];
+        if (indexPlusOne == 0) revert LegNotFound(leg);
+        uint256 value = IHedgeLeg(leg).value();
+        if (value != 0) revert LegNotEmpty(leg, value);
+        uint256 last = _legs.length - 1;
+        if (indexPlusOne - 1 != last) {
+            IHedgeLeg moved = _legs[last];
+            _legs[indexPlusOne - 1] = moved;
+            _legIndex[address(moved)] = indexPlusOne;
+        }
+        _legs.pop();
+        delete _legIndex[leg];
+        emit LegRemoved(leg);
+    }
+
+    function unpauseDeposits() external nonReentrant onlyRole(GOVERNANCE_ROLE) {
+        if (_shutdown) revert VaultShutdown();
+        if (!_depositsPaused) revert PauseUnchanged(false);
+        _depositsPaused = false;
+        emit DepositsUnpaused(msg.sender);
+    }
+
+    // =================================================================== guardian
+
+    function pauseDeposits() external nonReentrant onlyRole(GUARDIAN_ROLE) {
+        if (_depositsPaused) revert PauseUnchanged(true);
+        _depositsPaused = true;
+        emit DepositsPaused(msg.sender);
+    }
+
+    function shutdown() external nonReentrant onlyRole(GUARDIAN_ROLE) {
+        if (_shutdown) revert VaultShutdown();
+        _shutdown = true;
+        emit Shutdown(msg.sender);
+    }
+
+    // =================================================================== internals
+
+    function _idle() internal view returns (uint256) {
+        uint256 balance = IERC20(asset()).balanceOf(address(this));
+        uint256 owed = _totalClaimable;
+        return balance > owed ? balance - owed : 0;
+    }
+
+    /// @dev Total assets and the total supply including fee shares accrued but not minted yet.
+    function _navState() internal view returns (uint256 assets, uint256 supply) {
+        assets = totalAssets();
+        supply = totalSupply();
+        supply += _quoteFees(assets, supply).feeShares;
+    }
+
+    /// @dev The fees an accrual now would charge, for total assets `a` and real supply `s`.
+    function _quoteFees(uint256 a, uint256 s) internal view returns (FeeQuote memory q) {
+        q.highWaterMarkWad = _highWaterMarkWad;
+        uint256 mgmtBps = _managementFeeBps;
+        uint256 perfBps = _performanceFeeBps;
+        if ((mgmtBps | perfBps) == 0 || s == 0) return q;
+        uint256 vs = s + VIRTUAL_SHARES;
+        uint256 va = a + 1;
+        uint256 m = FeeMath.managementFeeAssetsDown(a, mgmtBps, block.timestamp - _lastFeeAccrual);
+        if (m > a) m = a;
+        uint256 price = FeeMath.sharePriceWadDown(va - m, vs, PRICE_SCALE);
+        uint256 f = FeeMath.performanceFeeAssetsDown(price, q.highWaterMarkWad, vs, perfBps, PRICE_SCALE);
+        q.managementFeeAssets = m;
+        q.performanceFeeAssets = f;
+        q.feeShares = FeeMath.feeSharesDown(m + f, va, vs);
+        uint256 after_ = FeeMath.sharePriceWadDown(va, vs + q.feeShares, PRICE_SCALE);
+        if (after_ > q.highWaterMarkWad) q.highWaterMarkWad = after_;
+    }
+
+    /// @dev Mints the accrued fee shares and moves the high-water mark. With no shares outstanding
+    ///      nobody can be charged: the clock restarts and the mark resets to the current price, so
+    ///      the next holders pay only on gains they make.
+    function _accrueFees() internal {
+        if ((_managementFeeBps | _performanceFeeBps) == 0) return;
+        uint256 a = totalAssets();
+        uint256 s = totalSupply();
+        if (s == 0) {
+            _lastFeeAccrual = uint40(block.timestamp);
+            uint256 price = FeeMath.sharePriceWadDown(a + 1, VIRTUAL_SHARES, PRICE_SCALE);
+            if (price != _highWaterMarkWad) _highWaterMarkWad = uint128(price);
+            emit FeesAccrued(0, 0, 0, price);
+            return;
+        }
+        FeeQuote memory q = _quoteFees(a, s);
+        _lastFeeAccrual = uint40(block.timestamp);
+        _highWaterMarkWad = uint128(q.highWaterMarkWad);
+        if (q.feeShares != 0) _mint(_feeRecipient, q.feeShares);
+        emit FeesAccrued(q.managementFeeAssets, q.performanceFeeAssets, q.feeShares, q.highWaterMarkWad);
+    }
+}

@@ -1,0 +1,95 @@
+"""Shared fixtures: role-named accounts and a freshly deployed vault on anvil.
+
+Roles follow the Yearn convention: `gov` sets parameters, `keeper` runs strategy actions,
+`guardian` pauses and shuts down, `admin` manages roles, `treasury` receives fees, and
+`fish`/`whale`/`shark` are a small depositor, a large depositor and an attacker.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+USDC = 10**6
+DEFAULT_CAP = 10**15 * USDC  # a quadrillion dollars: effectively uncapped in tests
+
+
+@pytest.fixture(scope="session")
+def admin(accounts):
+    return accounts[0]
+
+
+@pytest.fixture(scope="session")
+def gov(accounts):
+    return accounts[1]
+
+
+@pytest.fixture(scope="session")
+def keeper(accounts):
+    return accounts[2]
+
+
+@pytest.fixture(scope="session")
+def guardian(accounts):
+    return accounts[3]
+
+
+@pytest.fixture(scope="session")
+def treasury(accounts):
+    return accounts[4]
+
+
+@pytest.fixture(scope="session")
+def fish(accounts):
+    return accounts[5]
+
+
+@pytest.fixture(scope="session")
+def whale(accounts):
+    return accounts[6]
+
+
+@pytest.fixture(scope="session")
+def shark(accounts):
+    return accounts[7]
+
+
+@pytest.fixture(scope="session")
+def stranger(accounts):
+    return accounts[8]
+
+
+@pytest.fixture(scope="session")
+def usdc(project, admin):
+    return admin.deploy(project.MockUSDC)
+
+
+def deploy_vault(project, admin, gov, keeper, guardian, treasury, asset, cap=DEFAULT_CAP):
+    return admin.deploy(
+        project.KeelVault,
+        asset,
+        "Keel USDC vault",
+        "kUSDC",
+        admin,
+        3600,
+        gov,
+        keeper,
+        guardian,
+        treasury,
+        cap,
+    )
+
+
+@pytest.fixture(scope="session")
+def vault(project, admin, gov, keeper, guardian, treasury, usdc, fish, whale, shark):
+    v = deploy_vault(project, admin, gov, keeper, guardian, treasury, usdc)
+    for who in (fish, whale, shark):
+        usdc.mint(who, 10**12 * USDC, sender=admin)
+        usdc.approve(v, 2**256 - 1, sender=who)
+    return v
+
+
+@pytest.fixture(scope="session")
+def leg(project, admin, gov, vault, usdc):
+    lg = admin.deploy(project.MockLeg, vault, usdc)
+    vault.addLeg(lg, sender=gov)
+    return lg
