@@ -1,0 +1,73 @@
+# Keel: `make demo` (the main job) and `make test`. Both install what they need first and are
+# idempotent: a second run reinstalls nothing unless pyproject.toml, constraints.txt,
+# package.json or package-lock.json changed.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+APE := $(VENV)/bin/ape
+SOLC_VERSION := 0.8.28
+NETWORK ?= ethereum:local:foundry
+DAYS ?= 30
+SEED ?= 7
+
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+export SOLCX_BINARY_PATH := $(CURDIR)/.solcx
+# ape keeps its caches and keystores here, not in the user's home, so runs are self-contained.
+export APE_DATA_FOLDER ?= $(CURDIR)/.cache/ape
+export MPLBACKEND := Agg
+
+PY_STAMP := $(VENV)/.keel-installed
+NODE_STAMP := node_modules/.keel-installed
+SOLC_FRONT := .solcx/solc-v$(SOLC_VERSION)
+
+.PHONY: help deps compile test demo bench lint clean
+
+help:
+	@echo "make demo   - install what is missing, start anvil, deploy, run the demo"
+	@echo "make test   - install what is missing, compile, run every test"
+	@echo "make bench  - print the benchmark figures (gas vs plain OpenZeppelin ERC4626)"
+	@echo "make lint   - ruff over the Python code"
+
+$(PY_STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	@touch $@
+
+# npm ci rejects this lock (npm 11 omits the other platforms' optional anvil binaries);
+# `npm install` with the committed lock installs exactly the locked versions and leaves it unchanged.
+$(NODE_STAMP): package.json package-lock.json
+	npm install --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# The native-style compiler front that py-solc-x (ape-solidity) runs as `solc-v0.8.28`.
+# Rewritten only when its content would change (e.g. the checkout moved).
+$(SOLC_FRONT): tools/solc-front.js $(NODE_STAMP) FORCE
+	@mkdir -p .solcx
+	@printf '#!/bin/sh\nexec node "%s/tools/solc-front.js" "$$@"\n' "$(CURDIR)" > $@.tmp
+	@chmod +x $@.tmp
+	@if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; echo "compiler front: $@"; fi
+
+FORCE:
+
+deps: $(PY_STAMP) $(NODE_STAMP) $(SOLC_FRONT)
+
+compile: deps
+	$(APE) compile
+
+test: compile
+	$(APE) test tests/ --network $(NETWORK) -q
+
+demo: compile
+	$(APE) run demo --network $(NETWORK)
+
+bench: compile
+	$(PY) bench/gas.py --network $(NETWORK)
+
+lint: deps
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf .build contracts/.cache .cache out
