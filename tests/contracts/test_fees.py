@@ -46,8 +46,21 @@ def _accrue_and_compare(chain, vault, treasury, stranger, mgmt_bps, perf_bps):
     gain_bps=st.integers(min_value=-5000, max_value=20000),
 )
 def test_accrueFees__with_random_time_and_pnl__matches_reference_to_the_unit(
-    chain, vault, leg, usdc, gov, keeper, admin, whale, treasury, stranger,
-    elapsed, mgmt_bps, perf_bps, deposit, gain_bps,
+    chain,
+    vault,
+    leg,
+    usdc,
+    gov,
+    keeper,
+    admin,
+    whale,
+    treasury,
+    stranger,
+    elapsed,
+    mgmt_bps,
+    perf_bps,
+    deposit,
+    gain_bps,
 ):
     with isolated(chain):
         vault.setManagementFee(mgmt_bps, sender=gov)
