@@ -73,7 +73,8 @@ def test_standard_json__import_through_include_path__resolves(tmp_path):
     (lib / "Lib.sol").write_text(
         HEADER + "library L { function f() internal pure returns (uint256) { return 7; } }\n"
     )
-    src = HEADER + 'import "Lib.sol";\ncontract C { function g() external pure returns (uint256) { return L.f(); } }\n'
+    body = "contract C { function g() external pure returns (uint256) { return L.f(); } }\n"
+    src = HEADER + 'import "Lib.sol";\n' + body
     out = run_front(
         "--standard-json",
         "--base-path",

@@ -1,0 +1,1 @@
+"""All chain I/O of the keeper lives in this package."""
