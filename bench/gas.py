@@ -52,12 +52,19 @@ class Row:
     operation: str
     keel: int | None
     plain: int | None
+    base: int | None = None  # KeelVault with fees off and no legs
 
     @property
     def ratio(self) -> float | None:
         if self.keel is None or self.plain is None:
             return None
         return self.keel / self.plain
+
+    @property
+    def base_ratio(self) -> float | None:
+        if self.base is None or self.plain is None:
+            return None
+        return self.base / self.plain
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,7 @@ class Deployment:
     keel: Contract
     plain: Contract
     leg: Contract
+    base: Contract  # a second KeelVault: fees off, no legs
 
 
 def gas(receipt: Any) -> int:
@@ -93,9 +101,8 @@ def pass_time(seconds: int = DAY) -> None:
     chain.mine(deltatime=seconds)
 
 
-def deploy(a: Actors) -> Deployment:
-    usdc = a.admin.deploy(project.MockUSDC)
-    keel = a.admin.deploy(
+def deploy_keel(a: Actors, usdc: Contract) -> Contract:
+    return a.admin.deploy(
         project.KeelVault,
         usdc,
         "Keel USDC vault",
@@ -108,6 +115,12 @@ def deploy(a: Actors) -> Deployment:
         a.treasury,
         CAP,
     )
+
+
+def deploy(a: Actors) -> Deployment:
+    usdc = a.admin.deploy(project.MockUSDC)
+    keel = deploy_keel(a, usdc)
+    base = deploy_keel(a, usdc)
     keel.setManagementFee(MGMT_FEE_BPS, sender=a.gov)
     keel.setPerformanceFee(PERF_FEE_BPS, sender=a.gov)
     leg = a.admin.deploy(project.MockLeg, keel, usdc)
@@ -117,7 +130,8 @@ def deploy(a: Actors) -> Deployment:
         usdc.mint(who, 10**9 * USDC, sender=a.admin)
         usdc.approve(keel, 2**256 - 1, sender=who)
         usdc.approve(plain, 2**256 - 1, sender=who)
-    return Deployment(usdc, keel, plain, leg)
+        usdc.approve(base, 2**256 - 1, sender=who)
+    return Deployment(usdc, keel, plain, leg, base)
 
 
 def measure_4626(vault: Contract, a: Actors, step: Step, after_first: Step) -> dict[str, int]:
@@ -197,9 +211,14 @@ def run() -> list[Row]:
         pass_time()
         d.usdc.mint(d.plain, 50 * USDC, sender=a.admin)  # same yield, donated
 
+    def base_step() -> None:
+        pass_time()
+        d.usdc.mint(d.base, 50 * USDC, sender=a.admin)  # same yield, donated
+
     keel_ops = measure_4626(d.keel, a, keel_step, keel_after_first)
+    base_ops = measure_4626(d.base, a, base_step, lambda: None)
     plain_ops = measure_4626(d.plain, a, plain_step, lambda: None)
-    rows = [Row(op, g, plain_ops.get(op)) for op, g in keel_ops.items()]
+    rows = [Row(op, g, plain_ops.get(op), base_ops.get(op)) for op, g in keel_ops.items()]
     rows += [Row(op, g, None) for op, g in measure_queue(d, a).items()]
     return rows
 
@@ -213,8 +232,17 @@ def fmt(value: int | float | None) -> str:
 
 
 def render(rows: Sequence[Row]) -> str:
-    header = ("operation", "KeelVault gas", "plain OZ ERC4626 gas", "ratio (Keel/plain)")
-    body = [(r.operation, fmt(r.keel), fmt(r.plain), fmt(r.ratio)) for r in rows]
+    header = (
+        "operation",
+        "KeelVault gas",
+        "Keel no fees/legs",
+        "plain OZ ERC4626 gas",
+        "ratio (Keel/plain)",
+        "ratio (no fees/plain)",
+    )
+    body = [
+        (r.operation, fmt(r.keel), fmt(r.base), fmt(r.plain), fmt(r.ratio), fmt(r.base_ratio)) for r in rows
+    ]
     widths = [max(len(line[i]) for line in (header, *body)) for i in range(len(header))]
 
     def line(cells: Sequence[str]) -> str:
@@ -228,15 +256,21 @@ def render(rows: Sequence[Row]) -> str:
 
 def verdict(rows: Sequence[Row]) -> tuple[bool, str]:
     by_op = {r.operation: r for r in rows}
-    parts: list[str] = []
-    ok = True
-    for op in GOAL_OPS:
-        ratio = by_op[op].ratio
-        assert ratio is not None
-        ok = ok and ratio <= GOAL_RATIO
-        parts.append(f"{op} {ratio:.2f}x")
-    word = "WITHIN" if ok else "NOT within"
-    return ok, f"Goal: deposit and redeem {word} {GOAL_RATIO}x of plain OZ ERC4626 ({', '.join(parts)})."
+    lines: list[str] = []
+    ok_all = True
+    for label, pick in (("fees on, 1 leg", lambda r: r.ratio), ("fees off, no legs", lambda r: r.base_ratio)):
+        parts: list[str] = []
+        ok = True
+        for op in GOAL_OPS:
+            ratio = pick(by_op[op])
+            assert ratio is not None
+            ok = ok and ratio <= GOAL_RATIO
+            parts.append(f"{op} {ratio:.2f}x")
+        ok_all = ok_all and ok
+        word = "WITHIN" if ok else "NOT within"
+        detail = ", ".join(parts)
+        lines.append(f"Goal ({label}): deposit and redeem {word} {GOAL_RATIO}x of plain OZ ({detail}).")
+    return ok_all, "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

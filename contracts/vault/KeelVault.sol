@@ -7,6 +7,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC4626} from "@openzeppelin/contracts/interfaces/IERC4626.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {AccessControlDefaultAdminRules} from
     "@openzeppelin/contracts/access/extensions/AccessControlDefaultAdminRules.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
@@ -63,18 +64,18 @@ contract KeelVault is ERC4626, AccessControlDefaultAdminRules, ReentrancyGuardTr
     uint256 public constant MAX_MANAGEMENT_FEE_BPS = 200;
     uint256 public constant MAX_PERFORMANCE_FEE_BPS = 2_000;
     uint256 public constant MAX_LEGS = 8;
-    uint256 public constant MAX_DEPOSIT_CAP = type(uint128).max;
+    uint256 public constant MAX_DEPOSIT_CAP = type(uint96).max;
 
-    // slot: fee configuration and switches, read together on every deposit and withdrawal
-    address private _feeRecipient;
+    // One slot, read on every deposit and withdrawal and written once per fee accrual.
     uint16 private _managementFeeBps;
     uint16 private _performanceFeeBps;
     uint40 private _lastFeeAccrual;
     bool private _depositsPaused;
     bool private _shutdown;
-    // slot
-    uint128 private _depositCap;
     uint128 private _highWaterMarkWad;
+    // One slot: who gets fee shares, and the cap on total assets.
+    address private _feeRecipient;
+    uint96 private _depositCap;
 
     IHedgeLeg[] private _legs;
     mapping(address leg => uint256 indexPlusOne) private _legIndex;
@@ -119,8 +120,8 @@ contract KeelVault is ERC4626, AccessControlDefaultAdminRules, ReentrancyGuardTr
         _grantRole(GUARDIAN_ROLE, guardian);
         _feeRecipient = feeRecipient_;
         _lastFeeAccrual = uint40(block.timestamp);
-        _depositCap = uint128(depositCap_);
-        _highWaterMarkWad = uint128(FeeMath.sharePriceWadDown(1, VIRTUAL_SHARES, PRICE_SCALE));
+        _depositCap = uint96(depositCap_);
+        _highWaterMarkWad = SafeCast.toUint128(FeeMath.sharePriceWadDown(1, VIRTUAL_SHARES, PRICE_SCALE));
         emit FeeRecipientSet(address(0), feeRecipient_);
         emit DepositCapSet(0, depositCap_);
     }
@@ -422,7 +423,7 @@ contract KeelVault is ERC4626, AccessControlDefaultAdminRules, ReentrancyGuardTr
     function setDepositCap(uint256 cap) external nonReentrant onlyRole(GOVERNANCE_ROLE) {
         if (cap > MAX_DEPOSIT_CAP) revert DepositCapTooHigh(cap, MAX_DEPOSIT_CAP);
         emit DepositCapSet(_depositCap, cap);
-        _depositCap = uint128(cap);
+        _depositCap = uint96(cap);
     }
 
     function setManagementFee(uint256 feeBps) external nonReentrant onlyRole(GOVERNANCE_ROLE) {
@@ -440,7 +441,7 @@ contract KeelVault is ERC4626, AccessControlDefaultAdminRules, ReentrancyGuardTr
         if (_performanceFeeBps == 0) {
             // Gains made while no performance fee was charged are not charged retroactively.
             uint256 price = FeeMath.sharePriceWadDown(totalAssets() + 1, totalSupply() + VIRTUAL_SHARES, PRICE_SCALE);
-            if (price > _highWaterMarkWad) _highWaterMarkWad = uint128(price);
+            if (price > _highWaterMarkWad) _highWaterMarkWad = SafeCast.toUint128(price);
         }
         emit PerformanceFeeSet(_performanceFeeBps, feeBps);
         _performanceFeeBps = uint16(feeBps);
@@ -550,13 +551,13 @@ contract KeelVault is ERC4626, AccessControlDefaultAdminRules, ReentrancyGuardTr
         if (s == 0) {
             _lastFeeAccrual = uint40(block.timestamp);
             uint256 price = FeeMath.sharePriceWadDown(a + 1, VIRTUAL_SHARES, PRICE_SCALE);
-            if (price != _highWaterMarkWad) _highWaterMarkWad = uint128(price);
+            if (price != _highWaterMarkWad) _highWaterMarkWad = SafeCast.toUint128(price);
             emit FeesAccrued(0, 0, 0, price);
             return;
         }
         FeeQuote memory q = _quoteFees(a, s);
         _lastFeeAccrual = uint40(block.timestamp);
-        _highWaterMarkWad = uint128(q.highWaterMarkWad);
+        _highWaterMarkWad = SafeCast.toUint128(q.highWaterMarkWad);
         if (q.feeShares != 0) _mint(_feeRecipient, q.feeShares);
         emit FeesAccrued(q.managementFeeAssets, q.performanceFeeAssets, q.feeShares, q.highWaterMarkWad);
     }

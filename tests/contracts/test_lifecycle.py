@@ -160,8 +160,8 @@ def test_entry_points__above_max__revert_with_values(vault, gov, fish):
     mw = vault.maxWithdraw(fish)
     with ape.reverts(vault.ERC4626ExceededMaxWithdraw, owner=fish, assets=mw + 1, max=mw):
         vault.withdraw(mw + 1, fish, fish, sender=fish)
-    with ape.reverts(vault.DepositCapTooHigh, cap=2**128, maxCap=2**128 - 1):
-        vault.setDepositCap(2**128, sender=gov)
+    with ape.reverts(vault.DepositCapTooHigh, cap=2**96, maxCap=2**96 - 1):
+        vault.setDepositCap(2**96, sender=gov)
 
 
 def test_constructor__with_zero_roles__reverts_named(project, admin, gov, keeper, guardian, treasury, usdc):
@@ -170,7 +170,7 @@ def test_constructor__with_zero_roles__reverts_named(project, admin, gov, keeper
     with ape.reverts(project.KeelVault.ZeroAddress, field="feeRecipient"):
         deploy_vault(project, admin, gov, keeper, guardian, ZERO, usdc)
     with ape.reverts(project.KeelVault.DepositCapTooHigh):
-        deploy_vault(project, admin, gov, keeper, guardian, treasury, usdc, cap=2**128)
+        deploy_vault(project, admin, gov, keeper, guardian, treasury, usdc, cap=2**96)
 
 
 # --------------------------------------------------------------------------- reentrancy
