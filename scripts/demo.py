@@ -11,6 +11,7 @@ the vault's state and everyone's balances are printed. The addresses go to out/d
 """
 
 import json
+import shutil
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -35,7 +36,8 @@ OUT_DIR = Path("out")
 Contract = Any
 Account = Any
 
-console = Console()
+# Wide enough for the tables when the output is not a terminal (CI logs, pipes).
+console = Console(width=max(132, shutil.get_terminal_size((132, 40)).columns))
 
 
 @dataclass(frozen=True)
