@@ -54,8 +54,13 @@ FORCE:
 
 deps: $(PY_STAMP) $(NODE_STAMP) $(SOLC_FRONT)
 
+# ape copies the whole OpenZeppelin npm package (500+ files) into contracts/.cache when it first
+# installs the dependency, and ape lists at most 500 files under contracts/: with the copy there,
+# the project's own contracts can fall off the list and vanish from `project`. Compilation does not
+# need the copy (ape-solidity compiles in an isolated temp project), so it is removed.
 compile: deps
 	$(APE) compile
+	@rm -rf contracts/.cache
 
 test: compile
 	$(APE) test tests/ --network $(NETWORK) -q
