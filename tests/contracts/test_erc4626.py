@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.helpers import MAX_UINT, SHARE, USDC, chain_settings, isolated
-from tests.vault_model import to_assets, to_shares
+from tests.vault_model import quote_fees, to_assets, to_shares
 
 ZERO = "0x0000000000000000000000000000000000000000"
 
@@ -29,6 +29,17 @@ def odd_vault(chain, vault, leg, usdc, gov, keeper, admin, whale, fish):
 
 
 amounts = st.integers(min_value=0, max_value=10**15 * USDC)
+
+
+def _pre_state(v) -> tuple[int, int, int, int]:
+    return v.totalAssets(), v.totalSupply(), v.lastFeeAccrual(), v.highWaterMarkWad()
+
+
+def _supply_at(pre: tuple[int, int, int, int], timestamp: int) -> int:
+    """Total supply plus the fee shares the vault accrues at `timestamp` (odd_vault's 150/1500 bps),
+    from the state read before the transaction."""
+    a, s, last, hwm = pre
+    return s + quote_fees(a, s, timestamp - last, 150, 1500, hwm).fee_shares
 share_amounts = st.integers(min_value=0, max_value=10**15 * SHARE)
 
 
@@ -59,10 +70,11 @@ def test_deposit_then_redeem__never_profits(chain, odd_vault, shark, assets, wai
             with ape.reverts(v.ZeroSharesOrAssets):
                 v.deposit(assets, shark, sender=shark)
             return
+        pre = _pre_state(v)
         tx = v.deposit(assets, shark, sender=shark)
         shares = tx.return_value
-        assert shares <= preview  # preview never overstates (fees accrue in the next second)
-        assert shares == v.balanceOf(shark)
+        # What a preview in the same block as the deposit gives: the floor at that block's price.
+        assert shares == to_shares(assets, pre[0], _supply_at(pre, tx.timestamp)) == v.balanceOf(shark)
         chain.pending_timestamp += wait
         chain.mine(timestamp=chain.pending_timestamp)
         if v.previewRedeem(shares) == 0:  # dust worth nothing: refused, not burned for 0
@@ -78,12 +90,13 @@ def test_deposit_then_redeem__never_profits(chain, odd_vault, shark, assets, wai
 def test_mint_then_withdraw__never_profits(chain, odd_vault, usdc, shark, shares):
     v = odd_vault
     with isolated(chain):
-        preview = v.previewMint(shares)
+        pre = _pre_state(v)
         before = usdc.balanceOf(shark)
-        paid = v.mint(shares, shark, sender=shark).return_value
+        tx = v.mint(shares, shark, sender=shark)
+        paid = tx.return_value
         assert before - usdc.balanceOf(shark) == paid
-        # Pays at least the preview's price per share (fee dilution only lowers the share price).
-        assert paid >= preview - preview // 10**6 - 1
+        # What a preview in the same block as the mint gives: the ceiling at that block's price.
+        assert paid == to_assets(shares, pre[0], _supply_at(pre, tx.timestamp), up=True)
         # Getting the same assets back must burn at least the shares minted.
         if paid <= v.maxWithdraw(shark):
             burned_needed = v.previewWithdraw(paid)

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.helpers import USDC, chain_settings, fund_leg_with_gain, isolated
-from tests.vault_model import BPS, YEAR, quote_fees, share_price_wad
+from tests.vault_model import BPS, YEAR, quote_fees, share_price_wad, to_shares
 
 
 def _accrue_and_compare(chain, vault, treasury, stranger, mgmt_bps, perf_bps):
@@ -139,13 +139,18 @@ def test_previewDeposit__with_pending_fees__equals_shares_minted(
     usdc.mint(leg, 70_000 * USDC, sender=admin)
     chain.pending_timestamp += 90 * 24 * 3600
     chain.mine(timestamp=chain.pending_timestamp)  # so the preview sees the elapsed time
-    # A deposit mined in the next second: the preview taken now must not overstate it.
+    # The preview includes the fees accrued so far; the deposit mints exactly what a preview at
+    # its own block gives (the fee shares it mints first are already in the price).
     preview = vault.previewDeposit(12_345 * USDC)
+    a, s = vault.totalAssets(), vault.totalSupply()
+    last, hwm = vault.lastFeeAccrual(), vault.highWaterMarkWad()
     tx = vault.deposit(12_345 * USDC, fish, sender=fish)
+    q = quote_fees(a, s, tx.timestamp - last, 200, 2000, hwm)
+    assert tx.events.filter(vault.FeesAccrued)[0].feeShares == q.fee_shares > 0
     minted = vault.balanceOf(fish)
-    assert tx.events.filter(vault.FeesAccrued)[0].feeShares > 0
-    assert minted <= preview
-    assert preview - minted <= preview // 10**6  # one more second of management fee at most
+    assert minted == to_shares(12_345 * USDC, a, s + q.fee_shares)
+    # A later block only adds management fee, which lowers the price: never fewer shares.
+    assert minted >= preview
 
 
 def test_setFeeRecipient__with_accrued_fees__pays_old_recipient_first(

@@ -48,7 +48,8 @@ def test_vault__random_sequences__keep_accounting_invariants(
             # The management fee over the elapsed seconds, plus one fee share's worth of price:
             # each view floors its pending fee shares separately (always in the holders' favour).
             fee_drop = p0 * MGMT_BPS * (t1 - t0) // (BPS * YEAR) + 2 * p0 // (s1 + VIRTUAL_SHARES) + 2
-            dust = 3 * PRICE_SCALE // (s1 + VIRTUAL_SHARES) + 1
+            # Rounding for the vault gains it at most a few asset units or one share's worth.
+            dust = (3 * PRICE_SCALE + 2 * p0) // (s1 + VIRTUAL_SHARES) + 1
             assert p1 >= p0 - fee_drop, f"price fell {p0}->{p1} beyond fees"
             assert p1 <= p0 + dust, f"price rose {p0}->{p1} beyond rounding"
 
@@ -56,14 +57,15 @@ def test_vault__random_sequences__keep_accounting_invariants(
         @rule(i=st.integers(0, 2), assets=amounts)
         def deposit(self, i, assets):
             a = actors[i]
-            if assets > v.maxDeposit(a) or v.previewDeposit(assets) == 0:
+            if assets > v.maxDeposit(a) or v.previewDeposit(assets) == 0 or assets > usdc.balanceOf(a):
                 return
             self._neutral(lambda: v.deposit(assets, a, sender=a))
 
         @rule(i=st.integers(0, 2), shares=st.integers(min_value=1, max_value=10**20))
         def mint(self, i, shares):
             a = actors[i]
-            if shares > v.maxMint(a) or v.previewMint(shares) == 0:
+            cost = v.previewMint(shares)
+            if shares > v.maxMint(a) or cost == 0 or cost > usdc.balanceOf(a):
                 return
             self._neutral(lambda: v.mint(shares, a, sender=a))
 
