@@ -121,7 +121,7 @@ contract KeelVault is ERC4626, AccessControlDefaultAdminRules, ReentrancyGuardTr
         _feeRecipient = feeRecipient_;
         _lastFeeAccrual = uint40(block.timestamp);
         _depositCap = uint96(depositCap_);
-        _highWaterMarkWad = SafeCast.toUint128(FeeMath.sharePriceWadDown(1, VIRTUAL_SHARES, PRICE_SCALE));
+        _highWaterMarkWad = SafeCast.toUint128(_priceWad(0, 0));
         emit FeeRecipientSet(address(0), feeRecipient_);
         emit DepositCapSet(0, depositCap_);
     }
@@ -221,7 +221,7 @@ contract KeelVault is ERC4626, AccessControlDefaultAdminRules, ReentrancyGuardTr
     /// @inheritdoc IKeelVault
     function sharePriceWad() external view returns (uint256) {
         (uint256 a, uint256 s) = _navState();
-        return FeeMath.sharePriceWadDown(a + 1, s + VIRTUAL_SHARES, PRICE_SCALE);
+        return _priceWad(a, s);
     }
 
     /// @inheritdoc IKeelVault
@@ -440,7 +440,7 @@ contract KeelVault is ERC4626, AccessControlDefaultAdminRules, ReentrancyGuardTr
         _lastFeeAccrual = uint40(block.timestamp);
         if (_performanceFeeBps == 0) {
             // Gains made while no performance fee was charged are not charged retroactively.
-            uint256 price = FeeMath.sharePriceWadDown(totalAssets() + 1, totalSupply() + VIRTUAL_SHARES, PRICE_SCALE);
+            uint256 price = _priceWad(totalAssets(), totalSupply());
             if (price > _highWaterMarkWad) _highWaterMarkWad = SafeCast.toUint128(price);
         }
         emit PerformanceFeeSet(_performanceFeeBps, feeBps);
@@ -515,6 +515,11 @@ contract KeelVault is ERC4626, AccessControlDefaultAdminRules, ReentrancyGuardTr
         return balance > owed ? balance - owed : 0;
     }
 
+    /// @dev Price of one whole share (1e18 = 1:1) for total assets `a` and supply `s`, rounded down.
+    function _priceWad(uint256 a, uint256 s) internal pure returns (uint256) {
+        return FeeMath.sharePriceWadDown(a + 1, s + VIRTUAL_SHARES, PRICE_SCALE);
+    }
+
     /// @dev Total assets and the total supply including fee shares accrued but not minted yet.
     function _navState() internal view returns (uint256 assets, uint256 supply) {
         assets = totalAssets();
@@ -550,7 +555,7 @@ contract KeelVault is ERC4626, AccessControlDefaultAdminRules, ReentrancyGuardTr
         uint256 s = totalSupply();
         if (s == 0) {
             _lastFeeAccrual = uint40(block.timestamp);
-            uint256 price = FeeMath.sharePriceWadDown(a + 1, VIRTUAL_SHARES, PRICE_SCALE);
+            uint256 price = _priceWad(a, 0);
             if (price != _highWaterMarkWad) _highWaterMarkWad = SafeCast.toUint128(price);
             emit FeesAccrued(0, 0, 0, price);
             return;

@@ -30,7 +30,7 @@ PRIVILEGED = [
 
 
 @pytest.fixture
-def ctx(project, admin, vault, leg, usdc, whale, guardian, stranger):
+def ctx(project, admin, vault, leg, usdc, whale, stranger):
     vault.deposit(10 * USDC, whale, sender=whale)
     new_leg = admin.deploy(project.MockLeg, vault, usdc)
     return {"leg": leg, "new_leg": new_leg, "stranger": stranger, "whale": whale}
