@@ -38,16 +38,20 @@ def test_vault__random_sequences__keep_accounting_invariants(
 
         # -- helpers -------------------------------------------------------------------
         def _state(self):
-            return chain.blocks.head.timestamp, v.sharePriceWad(), v.totalSupply()
+            supply = v.totalSupply()
+            effective = supply + v.pendingFeeShares()
+            return chain.blocks.head.timestamp, v.sharePriceWad(), supply, v.totalAssets(), effective
 
         def _neutral(self, action) -> None:
             """An action that must not move the share price except by fees and rounding."""
-            t0, p0, _ = self._state()
+            t0, p0, _, a0, e0 = self._state()
             action()
-            t1, p1, s1 = self._state()
-            # The management fee over the elapsed seconds, plus one fee share's worth of price:
-            # each view floors its pending fee shares separately (always in the holders' favour).
-            fee_drop = p0 * MGMT_BPS * (t1 - t0) // (BPS * YEAR) + 2 * p0 // (s1 + VIRTUAL_SHARES) + 2
+            t1, p1, s1, _, _ = self._state()
+            # The management fee over the elapsed seconds - charged on gross assets, spread over the
+            # supply including pending fee shares - plus one fee share's worth of price: each view
+            # floors its pending fee shares separately (always in the holders' favour).
+            mgmt = a0 * MGMT_BPS * (t1 - t0) * PRICE_SCALE // (BPS * YEAR * (e0 + VIRTUAL_SHARES))
+            fee_drop = mgmt + 2 * p0 // (s1 + VIRTUAL_SHARES) + 2
             # Rounding for the vault gains it at most a few asset units or one share's worth.
             dust = (3 * PRICE_SCALE + 2 * p0) // (s1 + VIRTUAL_SHARES) + 1
             assert p1 >= p0 - fee_drop, f"price fell {p0}->{p1} beyond fees"
