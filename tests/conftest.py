@@ -13,6 +13,19 @@ USDC = 10**6
 DEFAULT_CAP = 10**15 * USDC  # a quadrillion dollars: effectively uncapped in tests
 
 
+@pytest.fixture(scope="session", autouse=True)
+def deterministic_clock(chain):
+    """Each block is exactly one second after the previous one, whatever the wall clock does.
+
+    Fees accrue per second, so with anvil's default wall-clock timestamps the same test could see
+    a different elapsed time (and different amounts) from run to run. Explicit jumps
+    (`chain.pending_timestamp += n`) still work.
+    """
+    chain.provider.make_request("anvil_setBlockTimestampInterval", [1])
+    yield
+    chain.provider.make_request("anvil_removeBlockTimestampInterval", [])
+
+
 @pytest.fixture(scope="session")
 def admin(accounts):
     return accounts[0]

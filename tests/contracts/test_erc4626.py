@@ -119,10 +119,13 @@ def test_deposit_then_withdraw__burns_at_least_minted(chain, odd_vault, shark, a
         assert available <= assets
         if available == 0:
             return
-        burned = v.withdraw(available, shark, shark, sender=shark).return_value
+        # The withdrawal lands one block (one second of fees) after maxWithdraw was read: leave a
+        # millionth for that second's management fee (1.5%/year is ~5e-10 a second).
+        amount = available - available // 10**6
+        burned = v.withdraw(amount, shark, shark, sender=shark).return_value
         assert burned <= minted
         # Withdrawing everything you put in is not possible: rounding and fees keep it below.
-        assert v.convertToAssets(v.balanceOf(shark)) + available <= assets
+        assert v.convertToAssets(v.balanceOf(shark)) + amount <= assets
 
 
 def _max_all(v, who):
