@@ -13,7 +13,7 @@ USDC = 10**6
 DEFAULT_CAP = 10**15 * USDC  # a quadrillion dollars: effectively uncapped in tests
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def deterministic_clock(chain):
     """Each block is exactly one second after the previous one, whatever the wall clock does.
 
