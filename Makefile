@@ -70,6 +70,7 @@ demo: compile
 
 bench: compile
 	$(PY) bench/pricing.py
+	$(PY) bench/hedge_frontier.py
 	$(PY) bench/gas.py --network $(NETWORK)
 
 lint: deps
