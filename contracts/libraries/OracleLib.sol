@@ -132,7 +132,8 @@ library OracleLib {
 
     /// @notice Size of the move from `lastWad` to `newWad` in basis points, rounded up: relative to
     ///         |lastWad| for unsigned feeds (type(uint256).max if lastWad is 0), of 1e18 for signed ones.
-    /// @dev For errors and events only; `check` compares without dividing.
+    /// @dev For errors and events only; `check` compares without dividing. Needs |lastWad|, |newWad| < 2^250
+    ///      (always true for values that passed `toWad` and for a stored `lastGoodWad`).
     function deviationBps(bool signed, int256 lastWad, int256 newWad) internal pure returns (uint256) {
         uint256 diff = _absDiff(lastWad, newWad);
         uint256 ref = signed ? WAD : _abs(lastWad);

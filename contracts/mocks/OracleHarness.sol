@@ -15,16 +15,28 @@ contract OracleHarness is IOracle {
     /// @notice The state was overwritten by a test.
     event StateSet(int128 lastGoodWad, uint64 lastGoodAt, uint64 trippedAt);
     /// @notice The feed was (re)configured and the state reset.
-    event Configured(address indexed feed, uint8 decimals, uint32 maxAgeSec, uint16 maxDeviationBps, uint32 cooldownSec, bool signed);
+    event Configured(
+        address indexed feed, uint8 decimals, uint32 maxAgeSec, uint16 maxDeviationBps, uint32 cooldownSec, bool signed
+    );
 
-    constructor(AggregatorV3Interface feed, uint32 maxAgeSec, uint16 maxDeviationBps, uint32 cooldownSec, bool signed) {
+    constructor(
+        AggregatorV3Interface feed,
+        uint32 maxAgeSec,
+        uint16 maxDeviationBps,
+        uint32 cooldownSec,
+        bool signed
+    ) {
         setConfig(feed, maxAgeSec, maxDeviationBps, cooldownSec, signed);
     }
 
     /// @notice Reconfigures through `OracleLib.configure` and resets the state.
-    function setConfig(AggregatorV3Interface feed, uint32 maxAgeSec, uint16 maxDeviationBps, uint32 cooldownSec, bool signed)
-        public
-    {
+    function setConfig(
+        AggregatorV3Interface feed,
+        uint32 maxAgeSec,
+        uint16 maxDeviationBps,
+        uint32 cooldownSec,
+        bool signed
+    ) public {
         FeedConfig memory cfg = OracleLib.configure(feed, maxAgeSec, maxDeviationBps, cooldownSec, signed);
         _config = cfg;
         delete _state;
@@ -37,23 +49,28 @@ contract OracleHarness is IOracle {
         emit StateSet(st.lastGoodWad, st.lastGoodAt, st.trippedAt);
     }
 
+    /// @notice The stored configuration.
     function config() external view returns (FeedConfig memory) {
         return _config;
     }
 
+    /// @notice The stored breaker state.
     function state() external view returns (FeedState memory) {
         return _state;
     }
 
     /// @notice `OracleLib.configure` without storing anything.
-    function configure(AggregatorV3Interface feed, uint32 maxAgeSec, uint16 maxDeviationBps, uint32 cooldownSec, bool signed)
-        external
-        view
-        returns (FeedConfig memory)
-    {
+    function configure(
+        AggregatorV3Interface feed,
+        uint32 maxAgeSec,
+        uint16 maxDeviationBps,
+        uint32 cooldownSec,
+        bool signed
+    ) external view returns (FeedConfig memory) {
         return OracleLib.configure(feed, maxAgeSec, maxDeviationBps, cooldownSec, signed);
     }
 
+    /// @notice `OracleLib.check` on arbitrary inputs.
     function check(FeedConfig calldata cfg, FeedState calldata st, RoundData calldata r, uint256 nowSec)
         external
         pure
@@ -73,23 +90,27 @@ contract OracleHarness is IOracle {
         return valueWad;
     }
 
+    /// @notice `OracleLib.toWad`.
     function toWad(int256 answer, uint8 decimals) external pure returns (bool, int256) {
         return OracleLib.toWad(answer, decimals);
     }
 
+    /// @notice `OracleLib.deviationBps`.
     function deviationBps(bool signed, int256 lastWad, int256 newWad) external pure returns (uint256) {
         return OracleLib.deviationBps(signed, lastWad, newWad);
     }
 
+    /// @notice `OracleLib.peek` on the stored config and state.
     function peek() external view returns (Verdict, int256) {
         return OracleLib.peek(_config, _state);
     }
 
-    /// @notice The non-reverting poke.
+    /// @notice `OracleLib.update`: the non-reverting, permissionless poke a consumer would expose.
     function update() external returns (Verdict, int256) {
         return OracleLib.update(_config, _state);
     }
 
+    /// @notice `OracleLib.read`: the validated value, or a revert with the verdict's error.
     function read() external returns (int256) {
         return OracleLib.read(_config, _state);
     }
