@@ -207,7 +207,9 @@ def price_from_sqrt_price_x96(
     if sqrt_price_x96 <= 0:
         raise ValueError("sqrtPriceX96 must be positive")
     raw = Fraction(sqrt_price_x96 * sqrt_price_x96, Q192)
-    return usd_price_from_raw(raw, usd_is_token0=usd_is_token0, usd_decimals=usd_decimals, eth_decimals=eth_decimals)
+    return usd_price_from_raw(
+        raw, usd_is_token0=usd_is_token0, usd_decimals=usd_decimals, eth_decimals=eth_decimals
+    )
 
 
 def price_wad_from_sqrt_price_x96(
@@ -321,7 +323,9 @@ def compute_swap_step(
         if remaining_less_fee >= amount_in:
             sqrt_next = sqrt_target
         else:
-            sqrt_next = get_next_sqrt_price_from_input(sqrt_current, liquidity, remaining_less_fee, zero_for_one)
+            sqrt_next = get_next_sqrt_price_from_input(
+                sqrt_current, liquidity, remaining_less_fee, zero_for_one
+            )
     else:
         amount_out = (
             get_amount1_delta(sqrt_target, sqrt_current, liquidity, False)
@@ -331,7 +335,9 @@ def compute_swap_step(
         if -amount_remaining >= amount_out:
             sqrt_next = sqrt_target
         else:
-            sqrt_next = get_next_sqrt_price_from_output(sqrt_current, liquidity, -amount_remaining, zero_for_one)
+            sqrt_next = get_next_sqrt_price_from_output(
+                sqrt_current, liquidity, -amount_remaining, zero_for_one
+            )
 
     reached = sqrt_target == sqrt_next
     if zero_for_one:
@@ -398,7 +404,9 @@ def amounts_for_liquidity(sqrt_p: int, tick_lower: int, tick_upper: int, liquidi
 class TickSource(Protocol):
     """The pool's initialised ticks, as the swap loop sees them."""
 
-    def next_initialized_tick_within_one_word(self, tick: int, tick_spacing: int, lte: bool) -> tuple[int, bool]:
+    def next_initialized_tick_within_one_word(
+        self, tick: int, tick_spacing: int, lte: bool
+    ) -> tuple[int, bool]:
         """TickBitmap.nextInitializedTickWithinOneWord."""
         ...
 
@@ -432,7 +440,9 @@ class StaticTicks:
 
     net: dict[int, int]
 
-    def next_initialized_tick_within_one_word(self, tick: int, tick_spacing: int, lte: bool) -> tuple[int, bool]:
+    def next_initialized_tick_within_one_word(
+        self, tick: int, tick_spacing: int, lte: bool
+    ) -> tuple[int, bool]:
         return next_initialized_in_word(frozenset(self.net), tick, tick_spacing, lte)
 
     def liquidity_net(self, tick: int) -> int:
@@ -460,7 +470,11 @@ class SwapOutcome:
 
 
 def simulate_exact_input(
-    state: PoolState, ticks: TickSource, amount_in: int, zero_for_one: bool, sqrt_price_limit_x96: int | None = None
+    state: PoolState,
+    ticks: TickSource,
+    amount_in: int,
+    zero_for_one: bool,
+    sqrt_price_limit_x96: int | None = None,
 ) -> SwapOutcome:
     """Replays UniswapV3Pool.swap for an exact input (no protocol fee), to the wei.
 
@@ -482,7 +496,9 @@ def simulate_exact_input(
     sqrt_p, tick, liquidity = state.sqrt_price_x96, state.tick, state.liquidity
     while remaining != 0 and sqrt_p != limit:
         start = sqrt_p
-        tick_next, initialized = ticks.next_initialized_tick_within_one_word(tick, state.tick_spacing, zero_for_one)
+        tick_next, initialized = ticks.next_initialized_tick_within_one_word(
+            tick, state.tick_spacing, zero_for_one
+        )
         tick_next = min(max(tick_next, MIN_TICK), MAX_TICK)
         sqrt_next = get_sqrt_ratio_at_tick(tick_next)
         beyond = sqrt_next < limit if zero_for_one else sqrt_next > limit

@@ -89,11 +89,11 @@ UniswapName = Literal[
 ]
 
 
-class InitCodeHashMismatch(RuntimeError):
+class InitCodeHashMismatchError(RuntimeError):
     """The pool bytecode does not hash to the init code hash the periphery has compiled in."""
 
 
-class InsufficientFunds(RuntimeError):
+class InsufficientFundsError(RuntimeError):
     """An account lacks the tokens a swap or a liquidity deposit needs."""
 
 
@@ -159,11 +159,11 @@ def deploy_uniswap_v3(deployer: Account, weth: Any) -> UniswapV3Stack:
     is unavailable, nothing else is affected) and QuoterV2 from the npm artifacts.
 
     The factory also gets the 0.01% tier (fee 100, spacing 1) that mainnet enabled after launch.
-    Raises InitCodeHashMismatch if the artifact's pool bytecode would put pools at addresses the
+    Raises InitCodeHashMismatchError if the artifact's pool bytecode would put pools at addresses the
     periphery cannot find.
     """
     if (found := pool_init_code_hash()) != POOL_INIT_CODE_HASH:
-        raise InitCodeHashMismatch(
+        raise InitCodeHashMismatchError(
             f"UniswapV3Pool bytecode hashes to 0x{found.hex()}, the periphery expects "
             f"0x{POOL_INIT_CODE_HASH.hex()}: the router and position manager would not find the pools"
         )
@@ -171,7 +171,9 @@ def deploy_uniswap_v3(deployer: Account, weth: Any) -> UniswapV3Stack:
     factory = deployer.deploy(uniswap_container("UniswapV3Factory"))
     factory.enableFeeAmount(100, 1, sender=deployer)
     router = deployer.deploy(uniswap_container("SwapRouter"), factory, weth_address)
-    npm = deployer.deploy(uniswap_container("NonfungiblePositionManager"), factory, weth_address, ZERO_ADDRESS)
+    npm = deployer.deploy(
+        uniswap_container("NonfungiblePositionManager"), factory, weth_address, ZERO_ADDRESS
+    )
     quoter = deployer.deploy(uniswap_container("QuoterV2"), factory, weth_address)
     return UniswapV3Stack(
         weth=weth_address,
@@ -242,7 +244,10 @@ class SpotMarket(BaseModel):
     def price(self, sqrt_price_x96: int) -> Fraction:
         """The exact ETH price in USD for a sqrtPriceX96 of this pool."""
         return price_from_sqrt_price_x96(
-            sqrt_price_x96, usd_is_token0=self.usdc_is_token0, usd_decimals=USDC_DECIMALS, eth_decimals=WETH_DECIMALS
+            sqrt_price_x96,
+            usd_is_token0=self.usdc_is_token0,
+            usd_decimals=USDC_DECIMALS,
+            eth_decimals=WETH_DECIMALS,
         )
 
     def token(self, which: str | Any) -> str:
@@ -260,7 +265,7 @@ def _wrap_eth(account: Account, weth: Contract, amount: int, top_up_eth: bool) -
     shortfall = amount + gas_reserve - account.balance
     if shortfall > 0:
         if not top_up_eth:
-            raise InsufficientFunds(f"{account.address} needs {amount} wei more Ether to wrap")
+            raise InsufficientFundsError(f"{account.address} needs {amount} wei more Ether to wrap")
         chain.provider.set_balance(account.address, account.balance + shortfall)
     weth.deposit(sender=account, value=amount)
 
@@ -284,7 +289,12 @@ class LiquidityResult:
 
 
 def add_full_range_liquidity(
-    market: SpotMarket, provider: Account, usdc_amount: int, weth_amount: int, *, deadline_s: int = DEFAULT_DEADLINE_S
+    market: SpotMarket,
+    provider: Account,
+    usdc_amount: int,
+    weth_amount: int,
+    *,
+    deadline_s: int = DEFAULT_DEADLINE_S,
 ) -> LiquidityResult:
     """Mints a full-range position through the NonfungiblePositionManager from tokens `provider` holds.
 
@@ -296,7 +306,7 @@ def add_full_range_liquidity(
     usdc, weth = market.usdc_contract(), market.weth_contract()
     for token, amount, label in ((usdc, usdc_amount, "USDC"), (weth, weth_amount, "WETH")):
         if token.balanceOf(provider.address) < amount:
-            raise InsufficientFunds(f"{provider.address} holds less than {amount} {label} base units")
+            raise InsufficientFundsError(f"{provider.address} holds less than {amount} {label} base units")
         _ensure_allowance(token, provider, market.position_manager, amount)
 
     lower, upper = full_range_ticks(market.tick_spacing)
@@ -365,7 +375,7 @@ def deploy_spot_market(
     pool = to_checksum_address(factory.getPool(token0, token1, fee))
     expected = compute_pool_address(stack.factory, token0, token1, fee)
     if pool != expected:
-        raise InitCodeHashMismatch(f"factory put the pool at {pool}, the periphery computes {expected}")
+        raise InitCodeHashMismatchError(f"factory put the pool at {pool}, the periphery computes {expected}")
 
     market = SpotMarket(
         weth=stack.weth,
@@ -440,7 +450,9 @@ class ChainTicks:
             self._words[word_pos] = self._pool.tickBitmap(word_pos)
         return self._words[word_pos]
 
-    def next_initialized_tick_within_one_word(self, tick: int, tick_spacing: int, lte: bool) -> tuple[int, bool]:
+    def next_initialized_tick_within_one_word(
+        self, tick: int, tick_spacing: int, lte: bool
+    ) -> tuple[int, bool]:
         compressed = tick // tick_spacing
         if lte:
             word_pos, bit_pos = compressed >> 8, compressed % 256
@@ -465,7 +477,9 @@ def quote_exact_input(
     """What `swap_exact_input` would do now, to the wei: the pool's swap replayed over its real ticks."""
     zero_for_one = market.token(token_in) == market.token0
     state = read_pool_state(market)
-    return simulate_exact_input(state, ChainTicks(market.pool_contract()), amount_in, zero_for_one, sqrt_price_limit_x96)
+    return simulate_exact_input(
+        state, ChainTicks(market.pool_contract()), amount_in, zero_for_one, sqrt_price_limit_x96
+    )
 
 
 # --------------------------------------------------------------------------- trading
@@ -509,7 +523,7 @@ def swap_exact_input(
     token_out = market.weth if token_in == market.usdc else market.usdc
     erc20 = uniswap_at("IERC20Minimal", token_in)
     if (held := erc20.balanceOf(trader.address)) < amount_in:
-        raise InsufficientFunds(f"{trader.address} holds {held} of {token_in}, needs {amount_in}")
+        raise InsufficientFundsError(f"{trader.address} holds {held} of {token_in}, needs {amount_in}")
     _ensure_allowance(erc20, trader, market.router, amount_in)
     pool = market.pool_contract()
     before = pool.slot0().sqrtPriceX96
@@ -525,7 +539,9 @@ def swap_exact_input(
     )
     receipt = market.router_contract().exactInputSingle(params, sender=trader)
     event = pool.Swap.from_receipt(receipt)[-1]
-    paid, received = (event.amount0, -event.amount1) if token_in == market.token0 else (event.amount1, -event.amount0)
+    paid, received = (
+        (event.amount0, -event.amount1) if token_in == market.token0 else (event.amount1, -event.amount0)
+    )
     return SwapResult(
         receipt=receipt,
         token_in=token_in,
@@ -570,7 +586,7 @@ def arbitrage_to_price(
     on an automining dev chain).
 
     Returns None, sending nothing, when the pool is within `tolerance_bps` of the target (or exactly
-    at it). Raises InsufficientFunds if the arbitrageur lacks the input token.
+    at it). Raises InsufficientFundsError if the arbitrageur lacks the input token.
     """
     state = read_pool_state(market)
     target = market.sqrt_price_x96(target_price_usd)
