@@ -376,6 +376,8 @@ def deploy_spot_market(
     expected = compute_pool_address(stack.factory, token0, token1, fee)
     if pool != expected:
         raise InitCodeHashMismatchError(f"factory put the pool at {pool}, the periphery computes {expected}")
+    # Let ape decode the pool's events and calls in receipts and traces (it created no instance itself).
+    chain.contracts.cache_contract_type(pool, uniswap_contract_type("UniswapV3Pool"))
 
     market = SpotMarket(
         weth=stack.weth,

@@ -64,7 +64,14 @@ def _fund(chain, market: SpotMarket, usdc, who, usdc_amount: int, weth_amount: i
 
 @pytest.fixture(scope="module")
 def weth(project, admin):
-    return admin.deploy(project.WETH9)
+    """A WETH9 whose address is in the middle half of the address space, so that MockUSDC addresses on
+    either side of it are easy to find (which side a deployment lands on depends on the deployer's
+    nonce, which depends on what ran before)."""
+    for _ in range(64):
+        weth = admin.deploy(project.WETH9)
+        if 1 << 158 <= int(weth.address, 16) < 3 << 158:
+            return weth
+    raise AssertionError("no WETH9 address in the middle half of the address space in 64 tries")
 
 
 @pytest.fixture(scope="module")
