@@ -33,11 +33,11 @@ library LossReasons {
 ///
 ///      Periods (lazily opened fixed windows): a period opens at the first `deposit`/`cover`/
 ///      `coverMany` at or after the previous period's end and lasts `periodSec`. Its base is the
-///      fund's balance when it opens plus what `deposit` adds during it; its cap is
+///      fund's reserve when it opens plus what `deposit` adds during it; its cap is
 ///      `base * maxDrawPerPeriodBps / 10_000` (rounded down). Within one period the vault draws at
 ///      most the cap; across a boundary it can draw up to two caps in a short time (the end of one
 ///      period and the start of the next). Covers and withdrawals do not lower the base; the
-///      balance alone bounds each payment. Parameter changes apply to the open period at once.
+///      reserve alone bounds each payment. Parameter changes apply to the open period at once.
 interface IInsuranceFund {
     /// @notice One loss to cover; `reason` is one of `LossReasons`.
     struct Loss {
@@ -123,7 +123,7 @@ interface IInsuranceFund {
 
     // ------------------------------------------------------------------ events
     /// @notice `from` added `assets` (as received) through `deposit`.
-    event Deposited(address indexed from, uint256 assets, uint256 balanceAfter);
+    event Deposited(address indexed from, uint256 assets, uint256 reserveAfter);
     /// @notice A loss the vault asked to cover: `paid` went to the vault, `uncovered` =
     ///         `requested - paid` falls on the share price. `periodDrawn` includes `paid`.
     event LossCovered(
@@ -134,7 +134,7 @@ interface IInsuranceFund {
         uint256 periodDrawn,
         uint256 periodCap
     );
-    /// @notice A new draw period opened; `base` is the balance at opening.
+    /// @notice A new draw period opened; `base` is the reserve at opening.
     event PeriodOpened(uint256 start, uint256 end, uint256 base);
     event SkimShareSet(uint256 oldBps, uint256 newBps);
     event TargetSet(uint256 oldBps, uint256 newBps);
@@ -146,7 +146,7 @@ interface IInsuranceFund {
     /// @notice A shorter delay takes effect at `eta` (= now + the current delay).
     event WithdrawalDelayDecreaseQueued(uint256 currentDelay, uint256 newDelay, uint256 eta);
     event WithdrawalQueued(uint256 indexed id, address indexed to, uint256 assets, uint256 eta);
-    event WithdrawalExecuted(uint256 indexed id, address indexed to, uint256 assets, uint256 balanceAfter);
+    event WithdrawalExecuted(uint256 indexed id, address indexed to, uint256 assets, uint256 reserveAfter);
     event WithdrawalCancelled(uint256 indexed id, address indexed by);
 
     // ------------------------------------------------------------------ views
@@ -156,8 +156,9 @@ interface IInsuranceFund {
     /// @notice The only address that can draw (`cover`, `coverMany`); immutable.
     function vault() external view returns (address);
 
-    /// @notice The fund's holding: `asset().balanceOf(fund)` (queued withdrawals are not reserved).
-    function balance() external view returns (uint256);
+    /// @notice The fund's holding: `asset().balanceOf(fund)` (queued withdrawals are not set aside).
+    /// @dev Not named `balance()`: ape's contract objects already have a `.balance` (ether) attribute.
+    function reserve() external view returns (uint256);
 
     function skimShareBps() external view returns (uint256);
     function targetBps() external view returns (uint256);
@@ -176,10 +177,10 @@ interface IInsuranceFund {
     /// @notice Target size: `IERC4626(vault).totalAssets() * targetBps / 10_000`, rounded down.
     function targetAssets() external view returns (uint256);
 
-    /// @notice How far the balance is below target (0 at or above).
+    /// @notice How far the reserve is below target (0 at or above).
     function shortfall() external view returns (uint256);
 
-    /// @notice How far the balance is above target (0 at or below); the most a withdrawal may take.
+    /// @notice How far the reserve is above target (0 at or below); the most a withdrawal may take.
     function excess() external view returns (uint256);
 
     /// @notice What the vault should skim from `realisedProfit` at a report:
@@ -194,7 +195,7 @@ interface IInsuranceFund {
     /// @notice The draw period that applies now.
     function currentPeriod() external view returns (Period memory);
 
-    /// @notice The most a cover now would pay: `min(balance, cap - drawn)`.
+    /// @notice The most a cover now would pay: `min(reserve(), cap - drawn)`.
     function coverable() external view returns (uint256);
 
     function withdrawal(uint256 id) external view returns (Withdrawal memory);
@@ -209,7 +210,7 @@ interface IInsuranceFund {
     function deposit(uint256 assets) external returns (uint256 received);
 
     // ------------------------------------------------------------------ vault
-    /// @notice Pays `min(lossAssets, balance, cap - drawn)` of a realised loss to the vault. Only the
+    /// @notice Pays `min(lossAssets, reserve(), cap - drawn)` of a realised loss to the vault. Only the
     ///         vault. Never reverts for lack of funds or cap: it pays what it can (possibly 0) and
     ///         emits `LossCovered` with the uncovered remainder.
     /// @param reason One of `LossReasons`.
@@ -220,7 +221,7 @@ interface IInsuranceFund {
     ///         LIQUIDATION_SHORTFALL first (a debt to a venue: the tail the fund exists for), then
     ///         OPTION_PAYOUT (contractual settlements of the short-vol book), then NEGATIVE_FUNDING
     ///         (a foreseeable carry cost the keeper should already limit), then OTHER; equal reasons
-    ///         keep their order. When the cap or the balance runs out, the later ranks are the ones
+    ///         keep their order. When the cap or the reserve runs out, the later ranks are the ones
     ///         socialised. One `LossCovered` per loss, one transfer in total. Only the vault.
     /// @return paid Total paid to the vault; uncovered Total left to the share price.
     function coverMany(Loss[] calldata losses) external returns (uint256 paid, uint256 uncovered);

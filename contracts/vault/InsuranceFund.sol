@@ -21,8 +21,8 @@ import {IInsuranceFund, LossReasons} from "../interfaces/IInsuranceFund.sol";
 ///   `vault` and nobody else, at most `cap - drawn` per period and never more than asked; (2)
 ///   `executeWithdrawal` pays a governance-chosen address, only a withdrawal queued at least
 ///   `withdrawalDelay` (≥ 2 days) earlier, announced by `WithdrawalQueued`, not cancelled, executed
-///   within GRACE_PERIOD of its eta, once, and only out of `excess()` (the balance above target at
-///   execution). Inflows: `deposit` by anyone, plus plain transfers (counted in `balance()`).
+///   within GRACE_PERIOD of its eta, once, and only out of `excess()` (the reserve above target at
+///   execution). Inflows: `deposit` by anyone, plus plain transfers (counted in `reserve()`).
 /// - Compromised vault (or a report() fed false losses): it can pull at most the per-period cap, and
 ///   only into the vault, i.e. from the reserve into the depositors' NAV; it cannot send funds
 ///   elsewhere or touch parameters. Worst rate: MAX_DRAW_BPS (50%) of the base per MIN_PERIOD (1 day),
@@ -35,7 +35,7 @@ import {IInsuranceFund, LossReasons} from "../interfaces/IInsuranceFund.sol";
 ///   been announced. Governance cannot draw as the vault.
 /// - Compromised guardian: can only cancel queued withdrawals (griefing; the admin revokes roles).
 ///   Roles are granted by a default admin whose transfer is two-step with a delay.
-/// - Liveness of report(): `cover` never reverts for lack of balance or cap; it pays what it can
+/// - Liveness of report(): `cover` never reverts for lack of reserve or cap; it pays what it can
 ///   (possibly 0) and emits the uncovered rest, so the vault can always book a loss. It reverts only
 ///   for a caller other than the vault, a zero amount or an unknown reason (and if the token itself
 ///   refuses a transfer, e.g. a blocklist).
@@ -134,7 +134,7 @@ contract InsuranceFund is AccessControlDefaultAdminRules, ReentrancyGuardTransie
         return _vault;
     }
 
-    function balance() public view returns (uint256) {
+    function reserve() public view returns (uint256) {
         return _asset.balanceOf(address(this));
     }
 
@@ -186,14 +186,14 @@ contract InsuranceFund is AccessControlDefaultAdminRules, ReentrancyGuardTransie
     /// @inheritdoc IInsuranceFund
     function shortfall() external view returns (uint256) {
         uint256 target = targetAssets();
-        uint256 bal = balance();
+        uint256 bal = reserve();
         return target > bal ? target - bal : 0;
     }
 
     /// @inheritdoc IInsuranceFund
     function excess() public view returns (uint256) {
         uint256 target = targetAssets();
-        uint256 bal = balance();
+        uint256 bal = reserve();
         return bal > target ? bal - target : 0;
     }
 
@@ -207,7 +207,7 @@ contract InsuranceFund is AccessControlDefaultAdminRules, ReentrancyGuardTransie
         uint256 share = realisedProfit.mulDiv(_skimShareBps, BPS, Math.Rounding.Floor);
         if (share == 0) return 0;
         uint256 target = _targetAt(vaultAssets);
-        uint256 bal = balance();
+        uint256 bal = reserve();
         uint256 gap = target > bal ? target - bal : 0;
         return share < gap ? share : gap;
     }
@@ -217,7 +217,7 @@ contract InsuranceFund is AccessControlDefaultAdminRules, ReentrancyGuardTransie
         uint256 len = _periodSec;
         uint256 start = _periodStart;
         if (block.timestamp >= start + len) {
-            uint256 bal = balance();
+            uint256 bal = reserve();
             return Period({start: block.timestamp, end: block.timestamp + len, base: bal, drawn: 0, cap: _capOf(bal)});
         }
         uint256 base = _periodBase;
@@ -228,7 +228,7 @@ contract InsuranceFund is AccessControlDefaultAdminRules, ReentrancyGuardTransie
     function coverable() external view returns (uint256) {
         Period memory p = currentPeriod();
         uint256 room = p.cap > p.drawn ? p.cap - p.drawn : 0;
-        uint256 bal = balance();
+        uint256 bal = reserve();
         return room < bal ? room : bal;
     }
 
@@ -246,9 +246,9 @@ contract InsuranceFund is AccessControlDefaultAdminRules, ReentrancyGuardTransie
     function deposit(uint256 assets) external nonReentrant returns (uint256 received) {
         if (assets == 0) revert ZeroAmount("assets");
         _openPeriodIfDue();
-        uint256 before = balance();
+        uint256 before = reserve();
         _asset.safeTransferFrom(msg.sender, address(this), assets);
-        uint256 after_ = balance();
+        uint256 after_ = reserve();
         received = after_ - before;
         // The guard above makes the post-transfer write safe; the amount is only known after it.
         _periodBase = SafeCast.toUint128(uint256(_periodBase) + received);
@@ -265,7 +265,7 @@ contract InsuranceFund is AccessControlDefaultAdminRules, ReentrancyGuardTransie
         _openPeriodIfDue();
         uint256 cap = _capOf(_periodBase);
         uint256 drawn = _periodDrawn;
-        (paid, drawn) = _draw(reason, lossAssets, balance(), drawn, cap);
+        (paid, drawn) = _draw(reason, lossAssets, reserve(), drawn, cap);
         _periodDrawn = uint128(drawn); // drawn ≤ cap ≤ base < 2**128
         if (paid != 0) _asset.safeTransfer(_vault, paid);
     }
@@ -288,7 +288,7 @@ contract InsuranceFund is AccessControlDefaultAdminRules, ReentrancyGuardTransie
         _openPeriodIfDue();
         uint256 cap = _capOf(_periodBase);
         uint256 drawn = _periodDrawn;
-        uint256 available = balance();
+        uint256 available = reserve();
         for (uint256 r; r < RANKS; ++r) {
             for (uint256 i; i < n; ++i) {
                 if (ranks[i] != r) continue;
@@ -366,7 +366,7 @@ contract InsuranceFund is AccessControlDefaultAdminRules, ReentrancyGuardTransie
         if (assets > free) revert WithdrawalExceedsExcess(id, assets, free);
         w.state = WithdrawalState.Executed;
         address to = w.to;
-        emit WithdrawalExecuted(id, to, assets, balance() - assets);
+        emit WithdrawalExecuted(id, to, assets, reserve() - assets);
         _asset.safeTransfer(to, assets);
     }
 
@@ -421,7 +421,7 @@ contract InsuranceFund is AccessControlDefaultAdminRules, ReentrancyGuardTransie
     function _openPeriodIfDue() internal {
         uint256 len = _periodSec;
         if (block.timestamp < uint256(_periodStart) + len) return;
-        uint256 base = balance();
+        uint256 base = reserve();
         _periodStart = uint40(block.timestamp);
         _periodBase = SafeCast.toUint128(base);
         _periodDrawn = 0;
