@@ -710,9 +710,13 @@ def test_fund__random_deposits_covers_and_time__keep_the_cap_and_exact_accountin
             usdc.transfer(f, amount, sender=fish)
             self.m.balance += amount
 
-        @rule(loss=losses, i=st.integers(0, 3), dt=jumps)
-        def cover(self, loss, i, dt):
+        @rule(loss=losses, i=st.integers(0, 3), dt=jumps, intruder=st.integers(0, 7))
+        def cover(self, loss, i, dt, intruder):
             _jump(dt)
+            if intruder < 2:  # now and then, someone else tries first (a call: reverts cost ~0.3 s)
+                who = (gov, fish)[intruder]
+                with ape.reverts(f.OnlyVault, caller=who, vault=fvault):
+                    f.cover.call(loss, WATERFALL[i], sender=who)
             tx = fvault.cover(loss, WATERFALL[i], sender=stranger)
             self.m.touch(tx.timestamp)
             paid = self.m.draw(loss)
