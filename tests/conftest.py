@@ -13,6 +13,22 @@ USDC = 10**6
 DEFAULT_CAP = 10**15 * USDC  # a quadrillion dollars: effectively uncapped in tests
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _quiet_revert_traces():
+    """ape-foundry fetches and prints a full call trace for every reverted transaction.
+
+    Tests expect many reverts (`ape.reverts`), and the trace costs 0.3-2 s each; the revert reason
+    and custom error are still decoded (that path does not use `show`). A failing test still shows
+    ape's error with the decoded reason.
+    """
+    from ape_ethereum.trace import Trace
+
+    original = Trace.show
+    Trace.show = lambda self, *args, **kwargs: None  # type: ignore[method-assign]
+    yield
+    Trace.show = original  # type: ignore[method-assign]
+
+
 @pytest.fixture(scope="session")
 def deterministic_clock(chain):
     """Each block is exactly one second after the previous one, whatever the wall clock does.
