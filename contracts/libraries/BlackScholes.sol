@@ -223,9 +223,12 @@ library BlackScholes {
     }
 
     /// @notice Black-76 price (nearest, as black76) and delta ∂V/∂F.
-    /// @dev Delta is D·N(d1) for a call and −D·N(−d1) for a put, rounded to nearest; its error is
-    ///      at most 2 wei (measured: 0.8). At tau = 0 or sigma = 0 it is the step D (in the money),
-    ///      0 (out of the money) or ±D/2 (at the money), as keeper.pricing.greeks. Parameters as in black76.
+    /// @dev Delta is D·N(d1) for a call and −D·N(−d1) for a put, rounded to nearest. Its error is at
+    ///      most 2 wei (measured: 0.8) whenever σ√T ≥ 1e-9 (e.g. any sigma ≥ 0.001 % with tau ≥ 1 s);
+    ///      in general 2 + 2.4e-10/(σ√T) wei, because s = σ√T is held to 1e-27 absolute, which matters
+    ///      for d1 only when s is that small (the price is unaffected). At tau = 0 or sigma = 0 it is
+    ///      the step D (in the money), 0 (out of the money) or ±D/2 (at the money), as
+    ///      keeper.pricing.greeks. Parameters as in black76.
     /// @return priceWad The price, as black76.
     /// @return deltaWad The delta with respect to the forward, signed wad in [−1e18, 1e18].
     function black76WithDelta(
@@ -244,8 +247,10 @@ library BlackScholes {
     }
 
     /// @notice Black-76 price, delta ∂V/∂F and vega ∂V/∂σ (per 1.00 of volatility).
-    /// @dev Vega = D·F·n(d1)·√T, rounded down; error below 1e-17·F·√T + 3 wei. Zero at tau = 0,
-    ///      sigma = 0 or |d1| ≥ 14 (where the exact vega is below 1e-43·F·√T). Parameters as in black76.
+    /// @dev Vega = D·F·n(d1)·√T, rounded down; error below 1e-17·F·√T + 3 wei when σ√T ≥ 1e-9 (in
+    ///      general F·√T·(1e-17 + 3e-28/(σ√T)) + 3 wei, for the reason given at black76WithDelta). Zero
+    ///      at tau = 0, sigma = 0 or |d1| ≥ 14 (where the exact vega is below 1e-43·F·√T). Parameters as
+    ///      in black76.
     /// @return priceWad The price, as black76.
     /// @return deltaWad The delta, as black76WithDelta.
     /// @return vegaWad The vega per 1.00 of volatility (divide by 100 for a vol point), wad.
@@ -442,10 +447,11 @@ library BlackScholes {
         uint256 a = _abs(d1);
         if (a >= CDF_CUTOFF_WAD) return 0;
         unchecked {
-            // a < 14e18: a² < 2e38; n(d1) ≤ 0.4e36; F·n/1e36 ≤ 4e29; √T ≤ 2.3e27 (1e27 scale).
+            // a < 14e18: a² < 2e38; n(d1) ≤ 0.4e36; √T ≤ 2.3e27 (1e27 scale). The product is carried
+            // with 9 extra digits (F·n/1e27 ≤ 4e38, ·√T ≤ 1e66, ·D ≤ 1e57) and rounded down once.
             uint256 pdf36 = _exp36(-int256(a * a / 2)) * INV_SQRT_2PI_36 / uint256(ONE_36);
             uint256 sqrtT27 = _sqrt(tauSec * 1e54 / YEAR);
-            return forwardWad * pdf36 / uint256(ONE_36) * sqrtT27 / 1e27 * discountWad / WAD;
+            return forwardWad * pdf36 / 1e27 * sqrtT27 / 1e27 * discountWad / 1e27;
         }
     }
 
