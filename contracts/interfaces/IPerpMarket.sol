@@ -23,6 +23,15 @@ pragma solidity ^0.8.24;
 ///      Oracle failures (stale, zero, negative price, future timestamps) make trades, margin withdrawals
 ///      of open accounts, liquidations and every oracle-dependent view revert; margin top-ups, pool and
 ///      insurance deposits, and margin withdrawals of flat accounts never read an oracle.
+///
+///      Integration (PerpLeg, an account held by the vault): `depositMargin(address(this), x)` after
+///      receiving x; `trade(−size, minPrice)` to open/increase the short, `trade(+size, maxPrice)` to
+///      reduce/close it; `withdrawMargin(x, vault)` up to `withdrawableMarginUsdc(address(this))`.
+///      `delta()` = `position(leg).sizeWad` (storage only, never reverts). `value()` =
+///      max(`accountEquityUsdc(leg)`, 0), already rounded down; it reads the oracle while a position is
+///      open and then reverts on a bad feed, so the leg must catch that (IHedgeLeg.value never reverts)
+///      and choose its fallback. `accountView(leg)` gives the keeper every input of
+///      keeper.positions.PerpPosition (m = marginUsdc, f = pendingFundingUsdc) in one call.
 interface IPerpMarket {
     /// @notice Risk parameters. `imrWad`/`mmrWad`: initial / maintenance margin rates of notional
     ///         (0 < mmr ≤ imr ≤ 1, mmr < 1). `tradingFeeBps`: fee on traded notional.
