@@ -52,6 +52,11 @@ import {PerpMath} from "../libraries/PerpMath.sol";
 ///   circuit breaker) will plug in. A failed oracle reverts trades, liquidations, withdrawals of open
 ///   accounts and oracle views; it never blocks margin top-ups (a trader can always add margin) nor
 ///   withdrawals of flat accounts. The funding rate is clamped to ±maxFundingRate8hWad.
+/// - Oracle front-running: trades execute at the last oracle round, so a trader who sees the next
+///   round coming can trade ahead of it. The trading fee (and OracleLib's deviation bound) limit the
+///   edge; a production venue would add a spread or delayed settlement. Likewise the funding rate read
+///   at a touch applies to the whole interval since the previous touch: keepers bound that choice by
+///   calling `accrueFunding()` often (the clamp bounds it absolutely).
 /// - Rounding: every conversion favours the venue: money owed to it rounds up (fees, requirements,
 ///   losses, funding paid), money it owes rounds down (gains, funding received). Entry prices round
 ///   against the trader. So rounding can never make the pool pay out more than the exact formulas.

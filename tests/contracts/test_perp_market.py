@@ -8,7 +8,7 @@ import math
 import ape
 import pytest
 from eth_utils import keccak
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from keeper import risk
@@ -195,13 +195,13 @@ STEP = st.tuples(
 )
 
 
-@settings(chain_settings, max_examples=8)
+@chain_settings
 @given(
     margins=st.tuples(
         st.integers(min_value=100 * USDC, max_value=2_000_000 * USDC),
         st.integers(min_value=100 * USDC, max_value=2_000_000 * USDC),
     ),
-    steps=st.lists(STEP, min_size=1, max_size=3),
+    steps=st.lists(STEP, min_size=1, max_size=4),
 )
 def test_views__with_random_trades_prices_and_funding__match_keeper_risk_and_model(
     chain, market, usdc, feeds, spot_feed, funding_feed, fish, shark, stranger, margins, steps
@@ -749,6 +749,29 @@ def test_constructor__bad_params__revert(project, admin, gov, usdc, spot_feed, f
 
 
 ZERO = "0x0000000000000000000000000000000000000000"
+
+
+def test_constructor__feed_decimals__are_normalised_to_wad_and_above_18_rejected(
+    project, admin, gov, usdc, funding_feed
+):
+    spot18 = admin.deploy(project.MockFeed, 18, "ETH / USD (18)", 3000 * WAD + 123)
+    fund18 = admin.deploy(project.MockFeed, 18, "funding (18)", 10**14)  # 0.01% per 8 h
+    m = admin.deploy(project.PerpMarket, usdc, spot18, fund18, admin, 3600, gov, PARAMS)
+    assert m.indexPriceWad() == 3000 * WAD + 123
+    assert m.fundingRatePerSecWad() == 10**14 // (8 * 3600) == rate_per_sec_wad(10_000, 8, FUNDING_CAP_8H)
+    spot19 = admin.deploy(project.MockFeed, 19, "ETH / USD (19)", 3000 * 10**19)
+    with ape.reverts(project.PerpMarket.OracleDecimalsUnsupported):
+        admin.deploy(project.PerpMarket, usdc, spot19, funding_feed, admin, 3600, gov, PARAMS)
+
+
+def test_mockFeed__rounds_and_owner__behave_like_a_settable_chainlink_feed(chain, spot_feed, admin, stranger):
+    spot_feed.setRound(usd8(2000), 12345, sender=admin)
+    latest = spot_feed.latestRoundData()
+    assert (latest.answer, latest.updatedAt, latest.roundId) == (usd8(2000), 12345, spot_feed.latestRound())
+    past = spot_feed.getRoundData(latest.roundId - 1)
+    assert past.answer == usd8(3000)
+    with ape.reverts(spot_feed.OwnableUnauthorizedAccount, account=stranger):
+        spot_feed.setAnswer(1, sender=stranger)
 
 
 # ------------------------------------------------------------------------------------------ reentrancy
