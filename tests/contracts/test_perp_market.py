@@ -8,7 +8,7 @@ import math
 import ape
 import pytest
 from eth_utils import keccak
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from keeper import risk
@@ -188,14 +188,49 @@ def assert_cash_identity(market, usdc, accounts) -> None:
 
 STEP = st.tuples(
     st.sampled_from(["fish", "shark"]),
-    st.floats(min_value=-1.1, max_value=1.1, allow_nan=False),  # trade, as a fraction of max buying power
-    st.integers(min_value=-1200, max_value=1200),  # price move, bps
+    st.sampled_from(["increase", "reduce", "flip"]),
+    st.floats(min_value=0.05, max_value=1.1, allow_nan=False),  # fraction of buying power / of the size
+    st.integers(min_value=-2000, max_value=2000),  # price move, bps
     st.integers(min_value=0, max_value=2 * 86_400),  # seconds elapsed
-    st.integers(min_value=-150_000, max_value=1_500_000),  # 8h funding rate, feed units (up to 1.5%: clamped)
+    st.integers(
+        min_value=-1_500_000, max_value=1_500_000
+    ),  # 8h funding rate, feed units (±1.5%: clamped at 1%)
 )
+K = 10_000 * USDC
+
+
+def trade_size(model, who, action, frac, equity, price) -> int:
+    """A signed trade for `who`: add to the position, cut it (frac > 1 flips a little), or flip it."""
+    held = model.acct(who).size
+    side = (1 if held > 0 else -1) if held else (1 if who == "fish" else -1)
+    buying_power = max(equity, 0) * 10**48 // (IMR * price)  # size the equity carries at the initial rate
+    if action == "increase" or held == 0:
+        size = side * int(frac * buying_power)
+    elif action == "reduce":
+        size = -side * int(frac * abs(held))
+    else:
+        size = -side * (abs(held) + int(frac * buying_power))
+    size = size - size % 10**6 + (7 if size >= 0 else -7)  # odd wei sizes exercise the rounding
+    return size
 
 
 @chain_settings
+@example(  # a long at full leverage, then a 15% drop: liquidated with bad debt (insurance is empty)
+    margins=(K, K), steps=[("fish", "increase", 1.0, 0, 60, 10_000), ("shark", "increase", 0.5, -1500, 60, 0)]
+)
+@example(  # a short pays funding beyond its margin while the price falls: negative settled margin
+    margins=(K, K),
+    steps=[
+        ("shark", "increase", 0.95, 0, 60, -1_500_000),
+        ("fish", "increase", 0.2, -2000, 2 * 86_400, -1_500_000),
+        ("fish", "increase", 0.05, -1000, 2 * 86_400, -1_500_000),
+        ("shark", "increase", 0.05, -500, 2 * 86_400, -1_500_000),
+    ],
+)
+@example(  # liquidation with a penalty, then the liquidated account trades again
+    margins=(K, 5 * K),
+    steps=[("fish", "increase", 1.0, 0, 60, 0), ("fish", "increase", 0.5, -600, 60, 0)],
+)
 @given(
     margins=st.tuples(
         st.integers(min_value=100 * USDC, max_value=2_000_000 * USDC),
@@ -224,7 +259,7 @@ def test_views__with_random_trades_prices_and_funding__match_keeper_risk_and_mod
         for who, amount in zip(("fish", "shark"), margins, strict=True):
             market.depositMargin(names[who], amount, sender=names[who])
             model.deposit(who, amount)
-        for who, frac, move_bps, dt, rate8 in steps:
+        for who, action, frac, move_bps, dt, rate8 in steps:
             chain.pending_timestamp += dt
             feeds.set(price_wad(spot_feed) * (10_000 + move_bps) // 10_000 / WAD, rate8)
             price, rps = price_wad(spot_feed), rate_ps(funding_feed)
@@ -240,11 +275,9 @@ def test_views__with_random_trades_prices_and_funding__match_keeper_risk_and_mod
                     got = (ev.sizeClosedWad, ev.equityUsdc, ev.penaltyUsdc, ev.liquidatorRewardUsdc)
                     assert got == (out["closed"], out["equity"], out["penalty"], out["reward"])
 
-            # the trade: a fraction of the size the equity could carry at the initial margin rate
+            # the trade
             t = next_ts(chain)
-            equity = model.view(who, t, price, rps)["equity"]
-            size = int(frac * (max(equity, 0) * 10**48 // (IMR * price)))
-            size = size - size % 10**6 + (7 if size >= 0 else -7)  # odd wei sizes exercise the rounding
+            size = trade_size(model, who, action, frac, model.view(who, t, price, rps)["equity"], price)
             limit = 0 if size < 0 else MAX_UINT
             try:
                 expected = model.trade(who, size, price, t, rps)
