@@ -52,14 +52,19 @@ def to_wad(answer8: int) -> int:
 # ------------------------------------------------------------------------------------------ fixtures
 
 
+def set_round(feed, answer: int, updated_at: int, sender) -> None:
+    """Publish the feed's next round with an explicit `updatedAt` (stale, future or bad rounds included)."""
+    feed.updateRoundData(feed.latestRound() + 1, answer, updated_at, updated_at, sender=sender)
+
+
 @pytest.fixture(scope="module")
 def spot_feed(project, admin):
-    return admin.deploy(project.MockFeed, FEED_DECIMALS, "ETH / USD", usd8(3000))
+    return admin.deploy(project.KeelFeed, FEED_DECIMALS, "ETH / USD", usd8(3000))
 
 
 @pytest.fixture(scope="module")
 def funding_feed(project, admin):
-    return admin.deploy(project.MockFeed, FEED_DECIMALS, "ETH-PERP funding / 8h", 0)
+    return admin.deploy(project.KeelFeed, FEED_DECIMALS, "ETH-PERP funding / 8h", 0)
 
 
 @pytest.fixture(scope="module")
@@ -80,11 +85,11 @@ class Feeds:
 
     def set(self, price_usd: float | None = None, rate8: int | None = None) -> None:
         if rate8 is not None:
-            self.funding.setAnswer(rate8, sender=self.admin)
+            self.funding.updateAnswer(rate8, sender=self.admin)
         else:
-            self.funding.setAnswer(self.funding.latestRoundData().answer, sender=self.admin)
+            self.funding.updateAnswer(self.funding.latestRoundData().answer, sender=self.admin)
         answer = usd8(price_usd) if price_usd is not None else self.spot.latestRoundData().answer
-        self.spot.setAnswer(answer, sender=self.admin)
+        self.spot.updateAnswer(answer, sender=self.admin)
 
 
 @pytest.fixture
@@ -680,7 +685,7 @@ def test_oracle__stale_zero_negative_or_future__reverts_trades_but_not_top_ups(
     ]
     for i, (feed, answer, updated_at, error) in enumerate(cases):
         feeds.set(3000.0, 0)
-        feed.setRound(answer, updated_at, sender=admin)
+        set_round(feed, answer, updated_at, admin)
         with ape.reverts(getattr(market, error)):
             market.trade(ETH, MAX_UINT, sender=fish)
         if i == 0:  # an open account needs the price to withdraw and to be marked
@@ -696,11 +701,11 @@ def test_oracle__stale_price__reverts_with_values(chain, market, spot_feed, feed
     feeds.set(3000.0, 0)
     market.depositMargin(fish, 1_000 * USDC, sender=fish)
     stale = chain.blocks.head.timestamp - MAX_AGE - 1
-    spot_feed.setRound(usd8(3000), stale, sender=admin)
+    set_round(spot_feed, usd8(3000), stale, admin)
     t = next_ts(chain)
     with ape.reverts(market.StaleOracle, feed=spot_feed, updatedAt=stale, blockTimestamp=t, maxAge=MAX_AGE):
         market.trade(ETH, MAX_UINT, sender=fish)
-    spot_feed.setRound(0, chain.blocks.head.timestamp, sender=admin)
+    set_round(spot_feed, 0, chain.blocks.head.timestamp, admin)
     with ape.reverts(market.InvalidOraclePrice, feed=spot_feed, answer=0):
         market.indexPriceWad()
 
@@ -787,24 +792,14 @@ ZERO = "0x0000000000000000000000000000000000000000"
 def test_constructor__feed_decimals__are_normalised_to_wad_and_above_18_rejected(
     project, admin, gov, usdc, funding_feed
 ):
-    spot18 = admin.deploy(project.MockFeed, 18, "ETH / USD (18)", 3000 * WAD + 123)
-    fund18 = admin.deploy(project.MockFeed, 18, "funding (18)", 10**14)  # 0.01% per 8 h
+    spot18 = admin.deploy(project.KeelFeed, 18, "ETH / USD (18)", 3000 * WAD + 123)
+    fund18 = admin.deploy(project.KeelFeed, 18, "funding (18)", 10**14)  # 0.01% per 8 h
     m = admin.deploy(project.PerpMarket, usdc, spot18, fund18, admin, 3600, gov, PARAMS)
     assert m.indexPriceWad() == 3000 * WAD + 123
     assert m.fundingRatePerSecWad() == 10**14 // (8 * 3600) == rate_per_sec_wad(10_000, 8, FUNDING_CAP_8H)
-    spot19 = admin.deploy(project.MockFeed, 19, "ETH / USD (19)", 3000 * 10**19)
+    spot19 = admin.deploy(project.KeelFeed, 19, "ETH / USD (19)", 3000 * 10**19)
     with ape.reverts(project.PerpMarket.OracleDecimalsUnsupported):
         admin.deploy(project.PerpMarket, usdc, spot19, funding_feed, admin, 3600, gov, PARAMS)
-
-
-def test_mockFeed__rounds_and_owner__behave_like_a_settable_chainlink_feed(chain, spot_feed, admin, stranger):
-    spot_feed.setRound(usd8(2000), 12345, sender=admin)
-    latest = spot_feed.latestRoundData()
-    assert (latest.answer, latest.updatedAt, latest.roundId) == (usd8(2000), 12345, spot_feed.latestRound())
-    past = spot_feed.getRoundData(latest.roundId - 1)
-    assert past.answer == usd8(3000)
-    with ape.reverts(spot_feed.OwnableUnauthorizedAccount, account=stranger):
-        spot_feed.setAnswer(1, sender=stranger)
 
 
 # ------------------------------------------------------------------------------------------ reentrancy
