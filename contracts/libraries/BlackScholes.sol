@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+
 /// @title BlackScholes
 /// @notice Fixed-point Black-76 prices and Greeks of European options on a forward, for on-chain
 ///         quoting. All amounts are wads (1e18 = 1.0); time is in seconds with a 365-day year (the
@@ -577,7 +579,7 @@ library BlackScholes {
     ///      Error below 1e-21 absolute.
     function _ln36(uint256 x) private pure returns (int256) {
         unchecked {
-            uint256 t = _log2(x);
+            uint256 t = Math.log2(x);
             // m = x / 2^t in [1, 2), 1e36 scale (x·1e36 < 2^241 when t ≤ 120)
             uint256 m = t <= 120 ? (x * 1e36) >> t : ((x >> (t - 120)) * 1e36) >> 120;
             int256 e = int256(t);
@@ -609,7 +611,7 @@ library BlackScholes {
     function _sqrt(uint256 x) private pure returns (uint256 z) {
         if (x == 0) return 0;
         unchecked {
-            z = uint256(1) << ((_log2(x) >> 1) + 1); // > √x, ≤ 2^128
+            z = uint256(1) << ((Math.log2(x) >> 1) + 1); // > √x, ≤ 2^128
             uint256 y = (z + x / z) >> 1;
             while (y < z) {
                 z = y;
@@ -618,40 +620,6 @@ library BlackScholes {
         }
     }
 
-    /// @dev ⌊log2 x⌋ for x > 0 (index of the most significant bit).
-    function _log2(uint256 x) private pure returns (uint256 r) {
-        unchecked {
-            if (x >> 128 != 0) {
-                x >>= 128;
-                r = 128;
-            }
-            if (x >> 64 != 0) {
-                x >>= 64;
-                r += 64;
-            }
-            if (x >> 32 != 0) {
-                x >>= 32;
-                r += 32;
-            }
-            if (x >> 16 != 0) {
-                x >>= 16;
-                r += 16;
-            }
-            if (x >> 8 != 0) {
-                x >>= 8;
-                r += 8;
-            }
-            if (x >> 4 != 0) {
-                x >>= 4;
-                r += 4;
-            }
-            if (x >> 2 != 0) {
-                x >>= 2;
-                r += 2;
-            }
-            if (x >> 1 != 0) r += 1;
-        }
-    }
 
     // ------------------------------------------------------------------------------------------
     // rounding helpers
