@@ -48,8 +48,9 @@ interface IKeelLeg is IHedgeLeg {
     error ZeroAmount(string field);
     /// @notice The action's deadline has passed (`deadline` < now; deadline == now is still valid).
     error DeadlineExpired(uint256 deadline, uint256 nowSec);
-    /// @notice The leg holds less of `token` than the action needs.
-    error InsufficientBalance(address token, uint256 requested, uint256 available);
+    /// @notice The leg holds less of `token` than the action needs. (Not named InsufficientBalance: that
+    ///         selector is WETH9's error, with other parameter names.)
+    error InsufficientLegBalance(address token, uint256 requested, uint256 available);
     /// @notice A token whose decimals the leg cannot handle.
     error UnsupportedDecimals(address token, uint8 decimals);
 

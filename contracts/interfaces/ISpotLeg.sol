@@ -32,7 +32,7 @@ interface ISpotLeg is IKeelLeg {
     ///         for at least `minAmountOut` of the other token. Vault only.
     /// @dev Reads the oracle with `OracleLib.read` first: reverts with the OracleLib error when it fails.
     ///      Reverts `DeadlineExpired` after `deadline`, `ZeroAmount` for a zero `amountIn` or
-    ///      `minAmountOut` (every swap must be protected), `InsufficientBalance` when the leg holds less
+    ///      `minAmountOut` (every swap must be protected), `InsufficientLegBalance` when the leg holds less
     ///      than `amountIn`; the router reverts "Too little received" below `minAmountOut`.
     ///      Report: exec price = USDC per WETH of the swap (buys rounded up, sells down); notional =
     ///      the larger of the USDC side and the WETH side at the oracle price (rounded up).

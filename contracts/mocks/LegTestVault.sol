@@ -22,6 +22,8 @@ contract LegTestVault {
 
     IKeelLeg.ActionReport private _lastReport;
     uint256 public lastReleased;
+    /// @notice Gas the last swap/trade call into the leg used (measured around the call).
+    uint256 public lastGas;
 
     event Report(uint256 notionalAssets, uint256 execPriceWad, uint256 oraclePriceWad, bool isBuy);
     event ReleasedFrom(address indexed leg, uint256 requested, uint256 released);
@@ -65,7 +67,9 @@ contract LegTestVault {
         onlyOwner
         returns (IKeelLeg.ActionReport memory r)
     {
+        uint256 g = gasleft();
         r = ISpotLeg(leg).swap(buyEth, amountIn, minAmountOut, deadline);
+        lastGas = g - gasleft();
         _record(r);
     }
 
@@ -74,7 +78,9 @@ contract LegTestVault {
         onlyOwner
         returns (IKeelLeg.ActionReport memory r)
     {
+        uint256 g = gasleft();
         r = IPerpLeg(leg).trade(sizeDeltaWad, limitPriceWad, deadline);
+        lastGas = g - gasleft();
         _record(r);
     }
 

@@ -154,7 +154,7 @@ contract PerpLeg is IPerpLeg, KeelLegBase {
         if (assets == 0) revert ZeroAmount("assets");
         IERC20 token = IERC20(asset);
         uint256 balance = token.balanceOf(address(this));
-        if (balance < assets) revert InsufficientBalance(address(token), assets, balance);
+        if (balance < assets) revert InsufficientLegBalance(address(token), assets, balance);
         token.forceApprove(address(_market), assets);
         _market.depositMargin(address(this), assets);
         emit MarginDeposited(assets, _market.position(address(this)).marginUsdc);

@@ -121,7 +121,7 @@ contract SpotLeg is ISpotLeg, KeelLegBase {
 
         (IERC20 tokenIn, IERC20 tokenOut) = buyEth ? (IERC20(asset), IERC20(weth)) : (IERC20(weth), IERC20(asset));
         uint256 inBefore = tokenIn.balanceOf(address(this));
-        if (inBefore < amountIn) revert InsufficientBalance(address(tokenIn), amountIn, inBefore);
+        if (inBefore < amountIn) revert InsufficientLegBalance(address(tokenIn), amountIn, inBefore);
         uint256 outBefore = tokenOut.balanceOf(address(this));
 
         tokenIn.forceApprove(router, amountIn);
