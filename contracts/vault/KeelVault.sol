@@ -14,6 +14,12 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 
 import {IKeelVault} from "../interfaces/IKeelVault.sol";
 import {IHedgeLeg} from "../interfaces/IHedgeLeg.sol";
+import {IKeelVaultActions} from "../interfaces/IKeelVaultActions.sol";
+import {IKeelLeg} from "../interfaces/IKeelLeg.sol";
+import {IRiskGuard} from "../interfaces/IRiskGuard.sol";
+import {IInsuranceFund} from "../interfaces/IInsuranceFund.sol";
+import {ISpotLeg} from "../interfaces/ISpotLeg.sol";
+import {IPerpLeg} from "../interfaces/IPerpLeg.sol";
 import {FeeMath} from "../libraries/FeeMath.sol";
 
 /// @title KeelVault
@@ -47,7 +53,13 @@ import {FeeMath} from "../libraries/FeeMath.sol";
 /// minted as shares to the fee recipient at every accrual (every deposit, withdrawal, queue processing,
 /// fee-parameter change, or a call to `accrueFees`). Views and previews include the fee shares accrued
 /// but not yet minted, so previews equal the executed amounts.
-contract KeelVault is ERC4626, AccessControlDefaultAdminRules, ReentrancyGuardTransient, IKeelVault {
+contract KeelVault is
+    ERC4626,
+    AccessControlDefaultAdminRules,
+    ReentrancyGuardTransient,
+    IKeelVault,
+    IKeelVaultActions
+{
     using SafeERC20 for IERC20;
     using Math for uint256;
 
@@ -85,6 +97,17 @@ contract KeelVault is ERC4626, AccessControlDefaultAdminRules, ReentrancyGuardTr
     uint256 private _queueTail;
     uint256 private _queuedShares;
     uint256 private _totalClaimable;
+
+    // keeper actions (IKeelVaultActions)
+    IRiskGuard private _riskGuard;
+    IInsuranceFund private _insuranceFund;
+    ISpotLeg private _spotLeg;
+    IPerpLeg private _perpLeg;
+    uint64 private _actionNonce;
+    uint40 private _lastActionAt;
+    uint256 private _navAtReport;
+    int256 private _flowsSinceReport;
+    uint256 private _unreportedLoss;
 
     struct FeeQuote {
         uint256 managementFeeAssets;
@@ -188,6 +211,7 @@ contract KeelVault is ERC4626, AccessControlDefaultAdminRules, ReentrancyGuardTr
         if (receiver == address(0)) revert ZeroAddress("receiver");
         if (assets == 0 || shares == 0) revert ZeroSharesOrAssets(assets, shares);
         _accrueFees();
+        _flowsSinceReport += SafeCast.toInt256(assets);
         super._deposit(caller, receiver, assets, shares);
     }
 
@@ -199,6 +223,7 @@ contract KeelVault is ERC4626, AccessControlDefaultAdminRules, ReentrancyGuardTr
         if (receiver == address(0)) revert ZeroAddress("receiver");
         if (assets == 0 || shares == 0) revert ZeroSharesOrAssets(assets, shares);
         _accrueFees();
+        _flowsSinceReport -= SafeCast.toInt256(assets);
         super._withdraw(caller, receiver, owner, assets, shares);
     }
 
@@ -383,6 +408,7 @@ contract KeelVault is ERC4626, AccessControlDefaultAdminRules, ReentrancyGuardTr
         _queueHead = id;
         if (sharesBurned != 0) {
             _queuedShares -= sharesBurned;
+            _flowsSinceReport -= SafeCast.toInt256(assetsPaid);
             _totalClaimable += assetsPaid;
             _burn(address(this), sharesBurned);
         }
@@ -395,6 +421,11 @@ contract KeelVault is ERC4626, AccessControlDefaultAdminRules, ReentrancyGuardTr
         if (_shutdown) revert VaultShutdown();
         if (!isLeg(leg)) revert LegNotFound(leg);
         if (assets == 0) revert ZeroAmount("assets");
+        _fund(leg, assets);
+    }
+
+    /// @dev Moves `assets` of liquid idle cash to `leg` (a registered leg).
+    function _fund(address leg, uint256 assets) private {
         uint256 available = liquidAssets();
         if (assets > available) revert InsufficientIdle(assets, available);
         emit LegFunded(leg, assets);
@@ -483,6 +514,8 @@ contract KeelVault is ERC4626, AccessControlDefaultAdminRules, ReentrancyGuardTr
         }
         _legs.pop();
         delete _legIndex[leg];
+        if (leg == address(_spotLeg)) _spotLeg = ISpotLeg(address(0));
+        if (leg == address(_perpLeg)) _perpLeg = IPerpLeg(address(0));
         emit LegRemoved(leg);
     }
 
@@ -544,6 +577,204 @@ contract KeelVault is ERC4626, AccessControlDefaultAdminRules, ReentrancyGuardTr
         q.feeShares = FeeMath.feeSharesDown(m + f, va, vs);
         uint256 after_ = FeeMath.sharePriceWadDown(va, vs + q.feeShares, PRICE_SCALE);
         if (after_ > q.highWaterMarkWad) q.highWaterMarkWad = after_;
+    }
+
+    // =================================================================== keeper actions
+
+    /// @inheritdoc IKeelVaultActions
+    function rebalance(RebalanceParams calldata p) external nonReentrant onlyRole(KEEPER_ROLE) {
+        if (_shutdown) revert VaultShutdown();
+        if (block.timestamp > p.deadline) revert ActionDeadlineExpired(p.deadline, block.timestamp);
+        uint256 nonce = _useNonce(p.expectedNonce);
+        IRiskGuard guard = _riskGuard;
+        if (address(guard) == address(0)) revert ModuleNotSet("riskGuard");
+        IRiskGuard.BookState memory before = bookState();
+        uint256 last = _lastActionAt;
+        _lastActionAt = uint40(block.timestamp);
+
+        IKeelLeg.ActionReport memory perpR;
+        IKeelLeg.ActionReport memory spotR;
+        IPerpLeg perp = _perpLeg;
+        if (p.perpMarginDeltaAssets > 0) {
+            uint256 m = uint256(p.perpMarginDeltaAssets);
+            _fund(address(_requireLeg(address(perp), "perpLeg")), m);
+            perp.depositMargin(m);
+        }
+        if (p.perpSizeDeltaWad != 0) {
+            perpR = _requireLeg(address(perp), "perpLeg").trade(p.perpSizeDeltaWad, p.perpLimitPriceWad, p.deadline);
+        }
+        if (p.spotAmountIn != 0) {
+            ISpotLeg spot = ISpotLeg(address(_requireLeg(address(_spotLeg), "spotLeg")));
+            if (p.spotBuyEth) _fund(address(spot), p.spotAmountIn);
+            spotR = spot.swap(p.spotBuyEth, p.spotAmountIn, p.spotMinOut, p.deadline);
+            if (!p.spotBuyEth) spot.release(type(uint256).max); // sale proceeds come home
+        }
+        if (p.perpMarginDeltaAssets < 0) {
+            uint256 m = uint256(-p.perpMarginDeltaAssets);
+            _requireLeg(address(perp), "perpLeg").withdrawMargin(m);
+            perp.release(m);
+        }
+
+        IRiskGuard.BookState memory afterState = bookState();
+        IRiskGuard.ActionInfo memory info;
+        info.notionalAssets = perpR.notionalAssets + spotR.notionalAssets;
+        info.lastActionAt = last;
+        // each trade is checked at its own price; with no trade the book bounds are still checked
+        if (spotR.oraclePriceWad != 0 || perpR.oraclePriceWad == 0) {
+            _setTrade(info, spotR);
+            guard.checkAction(before, afterState, info);
+        }
+        if (perpR.oraclePriceWad != 0) {
+            _setTrade(info, perpR);
+            guard.checkAction(before, afterState, info);
+        }
+        emit Rebalanced(nonce, info.notionalAssets, afterState.netDeltaWad, afterState.marginRatioWad);
+    }
+
+    /// @inheritdoc IKeelVaultActions
+    function report(uint256 expectedNonce)
+        external
+        nonReentrant
+        onlyRole(KEEPER_ROLE)
+        returns (int256 pnlAssets, uint256 skimmedAssets)
+    {
+        uint256 nonce = _useNonce(expectedNonce);
+        _accrueFees();
+        uint256 nav = totalAssets();
+        pnlAssets = SafeCast.toInt256(nav) - SafeCast.toInt256(_navAtReport) - _flowsSinceReport;
+        IInsuranceFund fund = _insuranceFund;
+        if (pnlAssets > 0 && address(fund) != address(0)) {
+            skimmedAssets = fund.skimAmountAt(uint256(pnlAssets), nav);
+            uint256 liquid = liquidAssets();
+            if (skimmedAssets > liquid) skimmedAssets = liquid;
+            if (skimmedAssets != 0) {
+                IERC20(asset()).forceApprove(address(fund), skimmedAssets);
+                fund.deposit(skimmedAssets);
+            }
+        } else if (pnlAssets < 0) {
+            _unreportedLoss += uint256(-pnlAssets);
+        }
+        _navAtReport = nav - skimmedAssets;
+        _flowsSinceReport = 0;
+        emit Reported(nonce, pnlAssets, skimmedAssets, nav - skimmedAssets);
+    }
+
+    /// @inheritdoc IKeelVaultActions
+    function coverLoss(uint256 expectedNonce, bytes32 reason)
+        external
+        nonReentrant
+        onlyRole(KEEPER_ROLE)
+        returns (uint256 paidAssets)
+    {
+        uint256 nonce = _useNonce(expectedNonce);
+        IInsuranceFund fund = _insuranceFund;
+        if (address(fund) == address(0)) revert ModuleNotSet("insuranceFund");
+        uint256 loss = _unreportedLoss;
+        if (loss == 0) revert NoLossToCover();
+        _unreportedLoss = 0;
+        uint256 idleBefore = _idle();
+        fund.cover(loss, reason);
+        paidAssets = _idle() - idleBefore; // what actually arrived
+        _flowsSinceReport += SafeCast.toInt256(paidAssets); // an insurance payment is not PnL
+        emit LossCovered(nonce, reason, loss, paidAssets);
+        if (paidAssets < loss) emit LossSocialised(reason, loss - paidAssets);
+    }
+
+    /// @inheritdoc IKeelVaultActions
+    function setRiskModules(IRiskGuard guard, IInsuranceFund fund) external nonReentrant onlyRole(GOVERNANCE_ROLE) {
+        if (address(fund) != address(0) && (fund.vault() != address(this) || fund.asset() != asset())) {
+            revert ModuleMismatch(address(fund));
+        }
+        _riskGuard = guard;
+        _insuranceFund = fund;
+        emit RiskModulesSet(address(guard), address(fund));
+    }
+
+    /// @inheritdoc IKeelVaultActions
+    function setStrategyLegs(ISpotLeg spot, IPerpLeg perp) external nonReentrant onlyRole(GOVERNANCE_ROLE) {
+        if (address(spot) != address(0) && !isLeg(address(spot))) revert NotARegisteredLeg(address(spot));
+        if (address(perp) != address(0) && !isLeg(address(perp))) revert NotARegisteredLeg(address(perp));
+        _spotLeg = spot;
+        _perpLeg = perp;
+        emit StrategyLegsSet(address(spot), address(perp));
+    }
+
+    /// @inheritdoc IKeelVaultActions
+    function bookState() public view returns (IRiskGuard.BookState memory state) {
+        uint256 n = _legs.length;
+        for (uint256 i; i < n; ++i) {
+            state.netDeltaWad += _legs[i].delta();
+        }
+        IPerpLeg perp = _perpLeg;
+        state.marginRatioWad = address(perp) == address(0) ? type(uint256).max : perp.marginRatioWad();
+        if (address(perp) != address(0)) state.grossExposureAssets += perp.grossExposure();
+        if (address(_spotLeg) != address(0)) state.grossExposureAssets += _spotLeg.grossExposure();
+        state.navAssets = totalAssets();
+    }
+
+    /// @inheritdoc IKeelVaultActions
+    function rebalanceTrigger() external view returns (bool needed, uint8 reason) {
+        if (address(_spotLeg) != address(0)) {
+            (, bool fresh) = _spotLeg.oraclePriceWad();
+            if (!fresh) return (false, uint8(IRiskGuard.Reason.OracleFailure));
+        }
+        if (address(_riskGuard) != address(0)) {
+            IRiskGuard.Reason r;
+            (needed, r) = _riskGuard.trigger(bookState());
+            if (needed) return (true, uint8(r));
+        }
+        if (_queueHead < _queueTail) return (true, uint8(IRiskGuard.Reason.RedemptionsWaiting));
+        return (false, uint8(IRiskGuard.Reason.None));
+    }
+
+    function actionNonce() external view returns (uint256) {
+        return _actionNonce;
+    }
+
+    function lastActionAt() external view returns (uint256) {
+        return _lastActionAt;
+    }
+
+    function riskGuard() external view returns (IRiskGuard) {
+        return _riskGuard;
+    }
+
+    function insuranceFund() external view returns (IInsuranceFund) {
+        return _insuranceFund;
+    }
+
+    function spotLeg() external view returns (ISpotLeg) {
+        return _spotLeg;
+    }
+
+    function perpLeg() external view returns (IPerpLeg) {
+        return _perpLeg;
+    }
+
+    function unreportedLoss() external view returns (uint256) {
+        return _unreportedLoss;
+    }
+
+    function reportBase() external view returns (uint256 navAtReport, int256 flowsSinceReport) {
+        return (_navAtReport, _flowsSinceReport);
+    }
+
+    /// @dev Checks and consumes the action nonce; returns the nonce used.
+    function _useNonce(uint256 expected) private returns (uint256 nonce) {
+        nonce = _actionNonce;
+        if (expected != nonce) revert StaleNonce(expected, nonce);
+        _actionNonce = uint64(nonce + 1);
+    }
+
+    function _requireLeg(address leg, string memory name) private pure returns (IPerpLeg) {
+        if (leg == address(0)) revert ModuleNotSet(name);
+        return IPerpLeg(leg);
+    }
+
+    function _setTrade(IRiskGuard.ActionInfo memory info, IKeelLeg.ActionReport memory r) private pure {
+        info.execPriceWad = r.execPriceWad;
+        info.oraclePriceWad = r.oraclePriceWad;
+        info.isBuy = r.isBuy;
     }
 
     /// @dev Mints the accrued fee shares and moves the high-water mark. With no shares outstanding

@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IRiskGuard} from "./IRiskGuard.sol";
+import {IInsuranceFund} from "./IInsuranceFund.sol";
+import {ISpotLeg} from "./ISpotLeg.sol";
+import {IPerpLeg} from "./IPerpLeg.sol";
+
+/// @title IKeelVaultActions
+/// @notice The vault's bounded keeper entry points: `rebalance` (spot swap, perp size change, margin
+///         transfer), `report` (realise PnL, charge fees, skim to the insurance fund) and `coverLoss`
+///         (draw a realised loss from the insurance fund), plus `rebalanceTrigger()` for automation.
+/// @dev Every entry point takes the vault's action nonce: a duplicated, replayed or reordered
+///      transaction reverts with `StaleNonce`, so a keeper that re-sends after a reorg or a timeout
+///      can never act twice. Trading entry points also take a deadline and min-out/limit prices, and
+///      are checked by the RiskGuard after the fact (the whole action reverts on a violated bound).
+///      Keeper actions read the oracle through the legs (OracleLib): a failed oracle reverts them,
+///      while deposits, withdrawals of idle assets and the ERC-4626 views keep working.
+interface IKeelVaultActions {
+    /// @notice One rebalance. Amounts: `spotAmountIn` is USDC units when buying ETH, WETH wei when
+    ///         selling (0 = no swap); `perpSizeDeltaWad` is signed ETH (short < 0; 0 = no trade);
+    ///         `perpMarginDeltaAssets` moves idle USDC into the perp margin (> 0) or back (< 0).
+    ///         Order: margin in, perp trade, spot swap (sale proceeds return to the vault), margin out.
+    struct RebalanceParams {
+        uint256 expectedNonce;
+        uint256 deadline;
+        bool spotBuyEth;
+        uint256 spotAmountIn;
+        uint256 spotMinOut;
+        int256 perpSizeDeltaWad;
+        uint256 perpLimitPriceWad;
+        int256 perpMarginDeltaAssets;
+    }
+
+    // ------------------------------------------------------------------ errors
+    /// @notice The action was built for another nonce (already executed, replayed or reordered).
+    error StaleNonce(uint256 expected, uint256 actual);
+    /// @notice The action's deadline has passed.
+    error ActionDeadlineExpired(uint256 deadline, uint256 nowSec);
+    /// @notice A module the action needs is not configured.
+    error ModuleNotSet(string module);
+    /// @notice The insurance fund belongs to another vault or asset.
+    error ModuleMismatch(address module);
+    /// @notice A strategy leg must be a registered leg of this vault.
+    error NotARegisteredLeg(address leg);
+    /// @notice `coverLoss` with no reported loss outstanding.
+    error NoLossToCover();
+
+    // ------------------------------------------------------------------ events
+    event RiskModulesSet(address indexed riskGuard, address indexed insuranceFund);
+    event StrategyLegsSet(address indexed spotLeg, address indexed perpLeg);
+    /// @notice A rebalance went through; the book after it.
+    event Rebalanced(uint256 indexed nonce, uint256 notionalAssets, int256 netDeltaWad, uint256 marginRatioWad);
+    /// @notice PnL since the last report (net of deposits, withdrawals and insurance payments), the
+    ///         part skimmed to the insurance fund, and the NAV the next report starts from.
+    event Reported(uint256 indexed nonce, int256 pnlAssets, uint256 skimmedAssets, uint256 navAssets);
+    /// @notice A reported loss and what the insurance fund paid of it.
+    event LossCovered(uint256 indexed nonce, bytes32 indexed reason, uint256 lossAssets, uint256 paidAssets);
+    /// @notice The part of a loss the fund did not cover: it is borne by the share price.
+    event LossSocialised(bytes32 indexed reason, uint256 uncoveredAssets);
+
+    // ------------------------------------------------------------------ views
+    /// @notice The nonce the next keeper action must carry.
+    function actionNonce() external view returns (uint256);
+    function lastActionAt() external view returns (uint256);
+    function riskGuard() external view returns (IRiskGuard);
+    function insuranceFund() external view returns (IInsuranceFund);
+    function spotLeg() external view returns (ISpotLeg);
+    function perpLeg() external view returns (IPerpLeg);
+    /// @notice Realised loss reported and not yet covered.
+    function unreportedLoss() external view returns (uint256);
+    /// @notice NAV at the last report, and deposits minus withdrawals (plus insurance payments) since.
+    function reportBase() external view returns (uint256 navAtReport, int256 flowsSinceReport);
+
+    /// @notice The book's risk figures as RiskGuard sees them (Σ leg deltas, perp margin ratio, gross
+    ///         exposure of the strategy legs, NAV). Never reverts (the legs' views never do).
+    function bookState() external view returns (IRiskGuard.BookState memory);
+
+    /// @notice Whether a keeper action is needed now and why (an `IRiskGuard.Reason`), usable by
+    ///         Chainlink Automation or Gelato. A failing oracle reports (false, OracleFailure): no
+    ///         action can go through until it recovers.
+    function rebalanceTrigger() external view returns (bool needed, uint8 reason);
+
+    // ------------------------------------------------------------------ keeper
+    /// @notice Spot swap, perp size change and margin transfer in one bounded action.
+    function rebalance(RebalanceParams calldata p) external;
+
+    /// @notice Realise the PnL since the last report: accrue fees, skim the insurance fund's share of a
+    ///         profit (up to its target), or record a loss for `coverLoss`.
+    function report(uint256 expectedNonce) external returns (int256 pnlAssets, uint256 skimmedAssets);
+
+    /// @notice Draw the reported loss from the insurance fund (capped by the fund); the rest is borne
+    ///         by the share price, said in `LossSocialised`.
+    function coverLoss(uint256 expectedNonce, bytes32 reason) external returns (uint256 paidAssets);
+
+    // ------------------------------------------------------------------ governance
+    function setRiskModules(IRiskGuard guard, IInsuranceFund fund) external;
+    function setStrategyLegs(ISpotLeg spot, IPerpLeg perp) external;
+}

@@ -1,0 +1,253 @@
+"""The vault's keeper entry points on the local market: rebalance through the real legs and venues,
+RiskGuard after every action, nonces against replays, report/coverLoss with the insurance fund,
+rebalanceTrigger, and oracle failure halting actions but never withdrawals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import ape
+import pytest
+
+from keeper import guard as kg
+from keeper.chain.deploy import Deployment
+from tests.leg_helpers import COOLDOWN, MAX_AGE, MAX_DEV_BPS, advance, deploy_market, usd8
+
+USDC = 10**6
+WAD = 10**18
+UINT_MAX = 2**256 - 1
+DEPOSIT = 1_000_000 * USDC
+LOSS_REASON = b"OTHER".ljust(32, b"\0")
+
+
+@dataclass
+class Book:
+    d: Deployment
+    vault: Any
+    usdc: Any
+    spot: Any
+    perp: Any
+    guard: Any
+    fund: Any
+    feed: Any
+    weth: Any
+
+
+@pytest.fixture(scope="module")
+def book(project, admin, gov, keeper, guardian, treasury, whale) -> Book:
+    d = deploy_market(admin, gov, keeper, guardian, treasury, pool_liquidity_usd=20_000_000.0)
+    vault = project.KeelVault.at(d.vault)
+    usdc = project.MockUSDC.at(d.usdc)
+    spot = admin.deploy(
+        project.SpotLeg, vault, usdc, d.spot.weth, d.spot.router, d.spot.fee, d.feeds.eth_usd,
+        MAX_AGE, MAX_DEV_BPS, COOLDOWN,
+    )  # fmt: skip
+    perp = admin.deploy(project.PerpLeg, vault, usdc, d.perp_market, MAX_AGE, MAX_DEV_BPS, COOLDOWN)
+    vault.addLeg(spot, sender=gov)
+    vault.addLeg(perp, sender=gov)
+    vault.setStrategyLegs(spot, perp, sender=gov)
+    vault.setRiskModules(d.risk_guard, d.insurance_fund, sender=gov)
+    usdc.mint(whale, 10 * DEPOSIT, sender=admin)
+    usdc.approve(vault, UINT_MAX, sender=whale)
+    vault.deposit(DEPOSIT, whale, sender=whale)
+    return Book(
+        d=d,
+        vault=vault,
+        usdc=usdc,
+        spot=spot,
+        perp=perp,
+        guard=project.RiskGuard.at(d.risk_guard),
+        fund=project.InsuranceFund.at(d.insurance_fund),
+        feed=project.KeelFeed.at(d.feeds.eth_usd),
+        weth=project.WETH9.at(d.spot.weth),
+    )
+
+
+def params(book: Book, chain, **kw) -> tuple:
+    """A RebalanceParams tuple for the vault's current nonce; keyword overrides."""
+    p = {
+        "expectedNonce": book.vault.actionNonce(),
+        "deadline": chain.blocks.head.timestamp + 600,
+        "spotBuyEth": True,
+        "spotAmountIn": 0,
+        "spotMinOut": 0,
+        "perpSizeDeltaWad": 0,
+        "perpLimitPriceWad": 0,
+        "perpMarginDeltaAssets": 0,
+    } | kw
+    if p["spotAmountIn"] and not p["spotMinOut"]:  # 2% under the oracle price: room for impact and fee
+        price = book.feed.latestRoundData().answer  # 8 decimals
+        if p["spotBuyEth"]:
+            p["spotMinOut"] = p["spotAmountIn"] * 10**12 * 10**8 // price * 98 // 100
+        else:
+            p["spotMinOut"] = p["spotAmountIn"] * price // 10**8 // 10**12 * 98 // 100
+    return tuple(p.values())
+
+
+def open_basis(book: Book, chain, keeper, usd: int = 30_000, eth: int = 10):
+    """Buy `usd` of spot ETH and short `eth` ETH of perp with `usd // 3` of margin, in one action."""
+    return book.vault.rebalance(
+        params(
+            book,
+            chain,
+            spotAmountIn=usd * USDC,
+            perpSizeDeltaWad=-eth * WAD,
+            perpLimitPriceWad=0,
+            perpMarginDeltaAssets=usd // 3 * USDC,
+        ),
+        sender=keeper,
+    )
+
+
+def test_rebalance__opening_a_hedged_basis__trades_both_legs_and_passes_the_guard(book, chain, keeper):
+    nav_before = book.vault.totalAssets()
+    tx = open_basis(book, chain, keeper)
+    assert book.vault.actionNonce() == 1
+    spot_eth = book.spot.delta()
+    assert 9.9 * WAD < spot_eth < 10 * WAD  # $30k at ~$3,000 less the pool's price impact and fee
+    assert book.weth.balanceOf(book.spot) == spot_eth
+    assert book.perp.delta() == -10 * WAD
+    state = book.vault.bookState()
+    assert state.netDeltaWad == spot_eth - 10 * WAD
+    assert state.marginRatioWad > kg.HARD_MIN_MARGIN_RATIO_WAD
+    assert state.navAssets == book.vault.totalAssets()
+    # the only cost is the pool fee + price impact + perp fee: a few tens of dollars on $30k
+    assert nav_before - 150 * USDC < book.vault.totalAssets() < nav_before
+    (event,) = tx.events.filter(book.vault.Rebalanced)
+    assert event.nonce == 0 and event.netDeltaWad == state.netDeltaWad
+
+
+def test_rebalance__replayed_with_the_same_nonce__reverts_stale_nonce(book, chain, keeper):
+    p = params(book, chain, spotAmountIn=3_000 * USDC)
+    book.vault.rebalance(p, sender=keeper)
+    with ape.reverts(book.vault.StaleNonce, expected=0, actual=1):
+        book.vault.rebalance(p, sender=keeper)
+
+
+def test_rebalance__past_its_deadline__reverts(book, chain, keeper):
+    late = chain.blocks.head.timestamp - 1
+    with ape.reverts(book.vault.ActionDeadlineExpired):
+        book.vault.rebalance(params(book, chain, spotAmountIn=3_000 * USDC, deadline=late), sender=keeper)
+
+
+def test_rebalance__leaving_delta_above_the_cap__reverts_with_the_guard_error(book, chain, keeper):
+    # $30k of spot with no perp hedge: ~10 ETH of delta against a 5 ETH cap
+    with ape.reverts(book.guard.NetDeltaAboveCap):
+        book.vault.rebalance(params(book, chain, spotAmountIn=30_000 * USDC), sender=keeper)
+    assert book.vault.actionNonce() == 0  # the whole action reverted
+
+
+def test_rebalance__by_anyone_but_the_keeper__reverts(book, chain, stranger):
+    with ape.reverts(book.vault.AccessControlUnauthorizedAccount):
+        book.vault.rebalance(params(book, chain, spotAmountIn=3_000 * USDC), sender=stranger)
+
+
+def test_rebalance__closing_the_basis__brings_the_cash_home(book, chain, keeper):
+    open_basis(book, chain, keeper)
+    weth = book.spot.delta()
+    idle_before = book.vault.idleAssets()
+    book.vault.rebalance(
+        params(
+            book,
+            chain,
+            spotBuyEth=False,
+            spotAmountIn=weth,
+            perpSizeDeltaWad=10 * WAD,
+            perpLimitPriceWad=UINT_MAX,
+            perpMarginDeltaAssets=-9_900 * USDC,
+        ),
+        sender=keeper,
+    )
+    assert book.spot.delta() == 0 and book.perp.delta() == 0
+    assert book.vault.idleAssets() > idle_before + 29_000 * USDC + 9_900 * USDC
+    assert book.usdc.balanceOf(book.spot) == 0
+
+
+def test_stale_oracle__halts_rebalance_but_never_withdrawals(book, chain, keeper, whale):
+    open_basis(book, chain, keeper)
+    advance(chain, MAX_AGE + 60)  # the feed publishes nothing for over an hour
+    with ape.reverts(book.spot.OracleStale):
+        book.vault.rebalance(params(book, chain, spotAmountIn=3_000 * USDC), sender=keeper)
+    assert book.vault.rebalanceTrigger() == (False, kg.Reason.ORACLE_FAILURE)
+    assets = book.vault.totalAssets()  # views still price the book (last good price)
+    assert assets > 0
+    before = book.usdc.balanceOf(whale)
+    book.vault.withdraw(10_000 * USDC, whale, whale, sender=whale)
+    assert book.usdc.balanceOf(whale) == before + 10_000 * USDC
+
+
+def test_rebalanceTrigger__with_each_condition__reports_its_reason(book, chain, keeper, whale):
+    assert book.vault.rebalanceTrigger() == (False, kg.Reason.NONE)
+    # 3 ETH of unhedged spot: inside the 5 ETH cap, beyond the 1 ETH trigger
+    book.vault.rebalance(params(book, chain, spotAmountIn=9_000 * USDC), sender=keeper)
+    assert book.vault.rebalanceTrigger() == (True, kg.Reason.DELTA_OUT_OF_BAND)
+    book.vault.rebalance(params(book, chain, spotBuyEth=False, spotAmountIn=book.spot.delta()), sender=keeper)
+    assert book.vault.rebalanceTrigger() == (False, kg.Reason.NONE)
+    book.vault.requestRedeem(book.vault.balanceOf(whale) // 10, whale, sender=whale)
+    assert book.vault.rebalanceTrigger() == (True, kg.Reason.REDEMPTIONS_WAITING)
+
+
+def test_report__after_a_profit__skims_the_funds_share_up_to_its_target(book, admin, keeper, whale):
+    profit = 20_000 * USDC
+    book.usdc.mint(book.vault, profit, sender=admin)  # e.g. funding received, realised into idle
+    tx = book.vault.report(0, sender=keeper)
+    (event,) = tx.events.filter(book.vault.Reported)
+    assert event.pnlAssets == profit
+    skim = book.fund.skimAmountAt(profit, book.vault.totalAssets() + event.skimmedAssets)
+    assert event.skimmedAssets == skim == profit * book.d.config.insurance_skim_bps // 10_000
+    assert book.fund.reserve() == skim
+    nav, flows = book.vault.reportBase()
+    assert (nav, flows) == (book.vault.totalAssets(), 0)
+    # deposits after the report are flows, not profit
+    book.vault.deposit(50_000 * USDC, whale, sender=whale)
+    book.vault.withdraw(20_000 * USDC, whale, whale, sender=whale)
+    tx = book.vault.report(1, sender=keeper)
+    assert tx.events.filter(book.vault.Reported)[0].pnlAssets == 0
+
+
+def test_report_then_coverLoss__after_a_loss__the_fund_pays_within_its_cap(book, chain, admin, keeper, whale):
+    book.usdc.approve(book.fund, UINT_MAX, sender=whale)
+    book.fund.deposit(100_000 * USDC, sender=whale)
+    book.vault.report(0, sender=keeper)  # the base: nothing happened yet
+    # 3 ETH of spot, then the price falls 4% (inside the 5% breaker): a loss on the spot leg
+    book.vault.rebalance(params(book, chain, spotAmountIn=9_000 * USDC), sender=keeper)
+    book.feed.updateAnswer(usd8(2880), sender=admin)
+    tx = book.vault.report(2, sender=keeper)
+    pnl = tx.events.filter(book.vault.Reported)[0].pnlAssets
+    assert pnl < -300 * USDC
+    assert book.vault.unreportedLoss() == -pnl
+    nav_before = book.vault.totalAssets()
+    tx = book.vault.coverLoss(3, LOSS_REASON, sender=keeper)
+    (covered,) = tx.events.filter(book.vault.LossCovered)
+    assert covered.lossAssets == -pnl and covered.paidAssets == -pnl  # well inside the period cap
+    assert book.vault.totalAssets() == nav_before + covered.paidAssets
+    assert book.vault.unreportedLoss() == 0
+    with ape.reverts(book.vault.NoLossToCover):
+        book.vault.coverLoss(4, LOSS_REASON, sender=keeper)
+    # the insurance payment is not profit at the next report
+    tx = book.vault.report(4, sender=keeper)
+    assert tx.events.filter(book.vault.Reported)[0].pnlAssets == 0
+
+
+def test_setRiskModules__with_another_vaults_fund__reverts(book, project, admin, gov, guardian):
+    other = admin.deploy(
+        project.InsuranceFund,
+        book.usdc,
+        admin,
+        admin,
+        3600,
+        gov,
+        guardian,
+        (1000, 500, 2500, 7 * 86400, 2 * 86400),
+    )
+    with ape.reverts(book.vault.ModuleMismatch, module=other):
+        book.vault.setRiskModules(book.guard, other, sender=gov)
+
+
+def test_setStrategyLegs__with_an_unregistered_leg__reverts(book, project, admin, gov):
+    stray = admin.deploy(
+        project.PerpLeg, book.vault, book.usdc, book.d.perp_market, MAX_AGE, MAX_DEV_BPS, COOLDOWN
+    )
+    with ape.reverts(book.vault.NotARegisteredLeg, leg=stray):
+        book.vault.setStrategyLegs(book.spot, stray, sender=gov)
