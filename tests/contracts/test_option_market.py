@@ -59,7 +59,9 @@ def vols(iv: int, spread: int = SPREAD, min_vol: int = MIN_VOL) -> tuple[int, in
 
 
 def black76(is_call: bool, f: int, k: int, tau: int, sigma: int) -> float:
-    return float(pricing.price("c" if is_call else "p", f / WAD, k / WAD, tau / YEAR, 0.0, sigma / WAD, b=0.0))
+    return float(
+        pricing.price("c" if is_call else "p", f / WAD, k / WAD, tau / YEAR, 0.0, sigma / WAD, b=0.0)
+    )
 
 
 def ref_price(is_call: bool, f: int, k: int, cap: int, tau: int, vol_long: int, vol_short: int) -> float:
@@ -306,7 +308,12 @@ def test_buy__with_put__moves_usdc_exactly_and_locks_strike_times_size(
         premium,
         fee,
     )
-    assert (ev.collateralDeltaUsdc, ev.newSizeWad, ev.spotWad, ev.sigmaWad) == (0, size, 3_000 * WAD, 72 * 10**16)
+    assert (ev.collateralDeltaUsdc, ev.newSizeWad, ev.spotWad, ev.sigmaWad) == (
+        0,
+        size,
+        3_000 * WAD,
+        72 * 10**16,
+    )
     assert usdc.balanceOf(market) == accounted(market)
 
 
@@ -402,7 +409,9 @@ def test_sell__with_empty_pool__reverts_PoolInsufficientLiquidity_with_values(
         m.sell(sid, WAD, 0, deadline(chain), sender=shark)
 
 
-def test_buy_and_sell__with_limits_and_deadline__revert_with_values(chain, market, pricer, fish, put_id, call_id):
+def test_buy_and_sell__with_limits_and_deadline__revert_with_values(
+    chain, market, pricer, fish, put_id, call_id
+):
     premium, fee = next_quote(chain, market, pricer, put_id, True, WAD)
     with ape.reverts(market.PremiumAboveMax, costUsdc=premium + fee, maxCostUsdc=premium + fee - 1):
         market.buy(put_id, WAD, premium + fee - 1, deadline(chain), sender=fish)
@@ -426,7 +435,9 @@ def test_buy_and_sell__with_limits_and_deadline__revert_with_values(chain, marke
     assert market.sell(call_id, WAD, sp - sf, deadline(chain), sender=fish).return_value == (sp, sf)
 
 
-def test_buy__at_or_after_expiry__reverts_SeriesExpired(chain, admin, market, spot_feed, iv_feed, fish, put_id, expiry):
+def test_buy__at_or_after_expiry__reverts_SeriesExpired(
+    chain, admin, market, spot_feed, iv_feed, fish, put_id, expiry
+):
     fresh_feeds(chain, spot_feed, iv_feed, admin, at=expiry - 5)
     market.buy(put_id, WAD, MAX_UINT, expiry, sender=fish)  # still before expiry
     chain.pending_timestamp = expiry
@@ -463,7 +474,9 @@ def test_settle__with_rounds_around_expiry__uses_the_first_round_in_the_window(
     publish(chain, spot_feed, admin, 3_300 * E8, at=expiry + 120)
     later_id = spot_feed.latestRound()
     # A later round is not accepted as a hint; nor is the round before expiry while the window has one.
-    with ape.reverts(market.NotFirstRoundAfterExpiry, roundId=later_id, previousUpdatedAt=t_first, expiry=expiry):
+    with ape.reverts(
+        market.NotFirstRoundAfterExpiry, roundId=later_id, previousUpdatedAt=t_first, expiry=expiry
+    ):
         market.settle(call_id, later_id, sender=stranger)
     with ape.reverts(market.NotLastRoundBeforeExpiry, roundId=first_id - 1, nextUpdatedAt=t_first):
         market.settle(call_id, first_id - 1, sender=stranger)
@@ -568,8 +581,21 @@ CLAIM_CASES = [
 
 @pytest.mark.parametrize(("is_call", "price", "per_eth"), CLAIM_CASES)
 def test_claim__with_settlement_price__pays_longs_payout_and_shorts_the_rest_exactly_once(
-    chain, admin, market, usdc, spot_feed, iv_feed, fish, shark, stranger, call_id, put_id, expiry,
-    is_call, price, per_eth,
+    chain,
+    admin,
+    market,
+    usdc,
+    spot_feed,
+    iv_feed,
+    fish,
+    shark,
+    stranger,
+    call_id,
+    put_id,
+    expiry,
+    is_call,
+    price,
+    per_eth,
 ):
     sid = call_id if is_call else put_id
     long_size, short_size = 3 * WAD + 7, 2 * WAD + 3
@@ -581,7 +607,9 @@ def test_claim__with_settlement_price__pays_longs_payout_and_shorts_the_rest_exa
     publish(chain, spot_feed, admin, int(price * 0.95) * E8, at=expiry - 1)  # stay within the breaker
     publish(chain, spot_feed, admin, price * E8, at=expiry + 1)
     tx = market.settle(sid, 0, sender=stranger)
-    credit = ceil_div(max_payout * long_size, SCALE) + p * short_size // SCALE - ceil_div(p * long_size, SCALE)
+    credit = (
+        ceil_div(max_payout * long_size, SCALE) + p * short_size // SCALE - ceil_div(p * long_size, SCALE)
+    )
     assert tx.events.filter(market.Settled)[0].poolPnlUsdc == credit - ceil_div(max_payout * long_size, SCALE)
     assert market.poolFreeUsdc() == free0 + credit
     assert market.poolLockedUsdc() == locked0 - ceil_div(max_payout * long_size, SCALE)
@@ -591,7 +619,11 @@ def test_claim__with_settlement_price__pays_longs_payout_and_shorts_the_rest_exa
     long_pay = p * long_size // SCALE
     short_pay = ceil_div(max_payout * short_size, SCALE) - ceil_div(p * short_size, SCALE)
     assert (long_pv["claimableUsdc"], short_pv["claimableUsdc"]) == (long_pay, short_pay)
-    assert (long_pv["collateralUsdc"], short_pv["collateralUsdc"], short_pv["shortLiabilityUsdc"]) == (0, 0, 0)
+    assert (long_pv["collateralUsdc"], short_pv["collateralUsdc"], short_pv["shortLiabilityUsdc"]) == (
+        0,
+        0,
+        0,
+    )
     b_fish, b_shark = usdc.balanceOf(fish), usdc.balanceOf(shark)
     assert market.claim(sid, sender=fish).return_value == long_pay
     assert market.claim(sid, sender=shark).return_value == short_pay
@@ -624,15 +656,21 @@ def test_claim__after_settlement__works_while_the_oracles_are_stale_or_tripped(
 # ================================================================== oracle halts
 
 
-def test_buy__with_stale_spot__reverts_OracleStale_with_values(chain, admin, market, spot_feed, iv_feed, fish, put_id):
+def test_buy__with_stale_spot__reverts_OracleStale_with_values(
+    chain, admin, market, spot_feed, iv_feed, fish, put_id
+):
     t = publish(chain, spot_feed, admin, 3_000 * E8)
     publish(chain, iv_feed, admin, 70 * 10**6, at=t + HOUR)
     chain.pending_timestamp = t + HOUR + 1
-    with ape.reverts(market.OracleStale, feed=spot_feed.address, updatedAt=t, nowSec=t + HOUR + 1, maxAgeSec=HOUR):
+    with ape.reverts(
+        market.OracleStale, feed=spot_feed.address, updatedAt=t, nowSec=t + HOUR + 1, maxAgeSec=HOUR
+    ):
         market.buy(put_id, WAD, MAX_UINT, MAX_UINT, sender=fish)
 
 
-def test_sell__with_stale_iv__reverts_OracleStale_for_the_iv_feed(chain, admin, market, spot_feed, iv_feed, shark, put_id):
+def test_sell__with_stale_iv__reverts_OracleStale_for_the_iv_feed(
+    chain, admin, market, spot_feed, iv_feed, shark, put_id
+):
     t = publish(chain, iv_feed, admin, 70 * 10**6)
     publish(chain, spot_feed, admin, 3_000 * E8, at=t + HOUR + 1)
     with ape.reverts(market.OracleStale, feed=iv_feed.address, updatedAt=t):
@@ -755,8 +793,22 @@ OP = st.tuples(
     extra_lp=st.integers(0, 50_000),
 )
 def test_lifecycle__with_random_trades_and_settlement__conserves_every_unit(
-    chain, admin, market, usdc, spot_feed, fish, shark, stranger, whale, treasury,
-    call_id, put_id, expiry, ops, price, extra_lp,
+    chain,
+    admin,
+    market,
+    usdc,
+    spot_feed,
+    fish,
+    shark,
+    stranger,
+    whale,
+    treasury,
+    call_id,
+    put_id,
+    expiry,
+    ops,
+    price,
+    extra_lp,
 ):
     actors = [fish, shark, stranger]
     everyone = [*actors, whale, treasury]
@@ -801,3 +853,343 @@ def test_lifecycle__with_random_trades_and_settlement__conserves_every_unit(
         assert market.poolLockedUsdc() == 0 and market.activeSeries() == [] and market.totalPoolShares() == 0
         assert pool_left <= 2  # what the virtual shares keep
         assert 0 <= dust <= n_positions + 4
+
+
+# ================================================================== valuation views for the OptionLeg
+
+
+def trunc_div(a: int, b: int) -> int:
+    """Solidity's signed division (toward zero)."""
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b > 0) else -q
+
+
+def test_accountValue__with_long_put_and_short_call__sums_marks_collateral_and_delta(
+    chain, market, pricer, fish, put_id, call_id, expiry
+):
+    market.buy(put_id, 2 * WAD, MAX_UINT, MAX_UINT, sender=fish)
+    market.sell(call_id, 3 * WAD, 0, MAX_UINT, sender=fish)
+    tau = expiry - chain.blocks.head.timestamp
+    spot, iv = 3_000 * WAD, 70 * 10**16
+    put_low, _ = pricer.boundsWad(False, spot, K, 0, tau, iv)
+    _, call_high = pricer.boundsWad(True, spot, K, CAP, tau, iv)
+    _, put_delta, _ = pricer.greeks(False, spot, K, 0, tau, iv)
+    _, call_delta, _ = pricer.greeks(True, spot, K, CAP, tau, iv)
+    put_pv, priced = position_value(market, fish, put_id)
+    call_pv, _ = position_value(market, fish, call_id)
+    assert priced
+    assert put_pv == {
+        "sizeWad": 2 * WAD,
+        "collateralUsdc": 0,
+        "longValueUsdc": put_low * 2 * WAD // SCALE,
+        "shortLiabilityUsdc": 0,
+        "claimableUsdc": 0,
+        "deltaWad": trunc_div(2 * WAD * put_delta, WAD),
+    }
+    assert call_pv == {
+        "sizeWad": -3 * WAD,
+        "collateralUsdc": ceil_div(CAP * 3 * WAD, SCALE),
+        "longValueUsdc": 0,
+        "shortLiabilityUsdc": ceil_div(call_high * 3 * WAD, SCALE),
+        "claimableUsdc": 0,
+        "deltaWad": trunc_div(-3 * WAD * call_delta, WAD),
+    }
+    v = market.accountValue(fish)
+    assert v.assetsUsdc == put_pv["longValueUsdc"] + call_pv["collateralUsdc"]
+    assert v.liabilitiesUsdc == call_pv["shortLiabilityUsdc"] <= call_pv["collateralUsdc"]
+    assert v.deltaWad == put_pv["deltaWad"] + call_pv["deltaWad"] and v.priced
+    # Against keeper.pricing: Σ size·delta (Black-76 deltas, the call as a spread).
+    t = tau / YEAR
+    d_put = float(pricing.greeks("p", 3_000.0, 3_000.0, t, 0.0, 0.7, b=0.0).delta)
+    d_call = float(pricing.greeks("c", 3_000.0, 3_000.0, t, 0.0, 0.7, b=0.0).delta) - float(
+        pricing.greeks("c", 3_000.0, 4_500.0, t, 0.0, 0.7, b=0.0).delta
+    )
+    assert abs(v.deltaWad / WAD - (2 * d_put - 3 * d_call)) < 1e-12
+
+
+def test_accountValue__with_stale_feeds__marks_at_last_good_values_and_flags_unpriced(
+    chain, market, pricer, fish, put_id, expiry
+):
+    market.buy(put_id, 2 * WAD, MAX_UINT, MAX_UINT, sender=fish)
+    warp(chain, chain.blocks.head.timestamp + 2 * HOUR)
+    tau = expiry - chain.blocks.head.timestamp
+    low, _ = pricer.boundsWad(False, 3_000 * WAD, K, 0, tau, 70 * 10**16)
+    v = market.accountValue(fish)
+    assert not v.priced and v.assetsUsdc == low * 2 * WAD // SCALE and v.deltaWad < 0
+    with ape.reverts(market.OracleStale):
+        market.markPriceWad(put_id)
+
+
+def test_positionValue__after_expiry_before_settlement__marks_intrinsic_without_delta(
+    chain, admin, market, spot_feed, iv_feed, fish, put_id, expiry
+):
+    fresh_feeds(chain, spot_feed, iv_feed, admin, at=expiry - 100)
+    market.buy(put_id, 2 * WAD, MAX_UINT, MAX_UINT, sender=fish)
+    publish(chain, spot_feed, admin, 2_900 * E8, at=expiry + 10)
+    pv, priced = position_value(market, fish, put_id)
+    assert priced and pv["longValueUsdc"] == 200 * USDC and pv["deltaWad"] == 0
+    assert tuple(market.markBoundsWad(put_id)) == (100 * WAD, 100 * WAD)
+    assert tuple(market.markGreeks(put_id)) == (100 * WAD, 0, 0)
+
+
+# ================================================================== volatility floor and settlement edges
+
+
+@pytest.mark.parametrize(("iv", "bid_vol"), [(6, 5), (4, 4), (70, 68)])  # percent; spread 2, floor 5
+def test_sell__with_low_iv__floors_the_bid_vol_at_min_vol_but_never_above_iv(
+    chain, admin, market, iv_feed, shark, put_id, iv, bid_vol
+):
+    iv_feed.updateAnswer(iv * 10**6, sender=admin)
+    tx = market.sell(put_id, WAD, 0, MAX_UINT, sender=shark)
+    assert tx.events.filter(market.Traded)[0].sigmaWad == bid_vol * 10**16
+
+
+def test_settle__with_a_first_round_beyond_the_window_and_no_predecessor__reverts_NoSettlementRound(
+    chain, admin, market, spot_feed, stranger, call_id, expiry
+):
+    t = expiry + WINDOW + 5
+    warp(chain, t)
+    spot_feed.updateRoundData(1_000, 3_000 * E8, t, t, sender=admin)
+    with ape.reverts(market.NoSettlementRound, roundId=1_000):
+        market.settle(call_id, 1_000, sender=stranger)
+
+
+def test_settle__with_many_rounds_since_expiry__needs_a_hint_beyond_the_scan(
+    chain, admin, market, spot_feed, stranger, call_id, expiry
+):
+    publish(chain, spot_feed, admin, 3_000 * E8, at=expiry - 5)
+    first = spot_feed.latestRound() + 1
+    chain.pending_timestamp = expiry
+    for _ in range(33):
+        spot_feed.updateAnswer(3_010 * E8, sender=admin)
+    latest = spot_feed.latestRound()
+    with ape.reverts(market.RoundScanTooLong, fromRoundId=latest, maxSteps=32):
+        market.settle(call_id, 0, sender=stranger)
+    assert market.settle(call_id, first, sender=stranger).return_value == 3_010 * WAD
+
+
+# ================================================================== governance
+
+
+def test_constructor__with_valid_params__sets_roles_params_and_addresses(
+    market, usdc, pricer, oracle, admin, gov
+):
+    assert (market.asset(), market.pricer(), market.oracle()) == (
+        usdc.address,
+        pricer.address,
+        oracle.address,
+    )
+    assert (
+        market.ivSpreadWad(),
+        market.minVolWad(),
+        market.tradingFeeBps(),
+        market.settlementWindowSec(),
+    ) == (MARKET_PARAMS)
+    assert market.hasRole(GOV, gov) and market.GOVERNANCE_ROLE() == GOV
+    assert market.defaultAdmin() == admin and market.defaultAdminDelay() == 3600
+    assert oracle.hasRole(GOV, gov) and oracle.defaultAdmin() == admin
+    receipt = market.creation_metadata.receipt
+    assert receipt.events.filter(market.IvSpreadSet)[0].newWad == SPREAD
+
+
+def test_constructor__with_zero_address_or_bad_param__reverts_with_values(
+    project, admin, gov, usdc, pricer, oracle, spot_feed, iv_feed
+):
+    with ape.reverts(project.OptionMarket.ZeroAddress, field="pricer"):
+        deploy_market(project, admin, gov, usdc, ZERO, oracle)
+    with ape.reverts(project.OptionMarket.ZeroAddress, field="governance"):
+        deploy_market(project, admin, ZERO, usdc, pricer, oracle)
+    with ape.reverts(project.OptionMarket.IvSpreadTooHigh, spreadWad=2 * 10**17 + 1):
+        deploy_market(project, admin, gov, usdc, pricer, oracle, (2 * 10**17 + 1, MIN_VOL, 0, WINDOW))
+    with ape.reverts(project.OptionOracle.OracleParamsOutOfRange, maxAgeSec=59):
+        admin.deploy(project.OptionOracle, admin, 3600, gov, spot_feed, iv_feed, (59, 0, 0), IV_PARAMS)
+    with ape.reverts(project.OptionOracle.OracleBadConfig, maxDeviationBps=10, cooldownSec=0):
+        admin.deploy(project.OptionOracle, admin, 3600, gov, spot_feed, iv_feed, SPOT_PARAMS, (HOUR, 10, 0))
+
+
+SETTERS = [
+    # (function, value at the bound, value beyond it, error, error kwargs, event, event field)
+    ("setIvSpread", 2 * 10**17, 2 * 10**17 + 1, "IvSpreadTooHigh", {"maxWad": 2 * 10**17}, "IvSpreadSet"),
+    ("setMinVol", 10**18, 10**18 + 1, "MinVolOutOfRange", {"upperWad": 10**18}, "MinVolSet"),
+    ("setMinVol", 10**16, 10**16 - 1, "MinVolOutOfRange", {"lowerWad": 10**16}, "MinVolSet"),
+    ("setTradingFee", 500, 501, "TradingFeeTooHigh", {"maxBps": 500}, "TradingFeeSet"),
+    (
+        "setSettlementWindow",
+        DAY,
+        DAY + 1,
+        "SettlementWindowOutOfRange",
+        {"maxSec": DAY},
+        "SettlementWindowSet",
+    ),
+    ("setSettlementWindow", 300, 299, "SettlementWindowOutOfRange", {"minSec": 300}, "SettlementWindowSet"),
+]
+
+
+@pytest.mark.parametrize(
+    ("fn", "ok", "bad", "error", "kwargs", "event"), SETTERS, ids=[f"{s[0]}-{s[2]}" for s in SETTERS]
+)
+def test_setters__at_and_beyond_their_bounds__set_and_emit_or_revert_with_values(
+    market, gov, fn, ok, bad, error, kwargs, event
+):
+    with ape.reverts(getattr(market, error), **kwargs):
+        getattr(market, fn)(bad, sender=gov)
+    tx = getattr(market, fn)(ok, sender=gov)
+    ev = tx.events.filter(getattr(market, event))[0]
+    assert list(ev.event_arguments.values())[1] == ok
+    getter = {"setIvSpread": "ivSpreadWad", "setMinVol": "minVolWad", "setTradingFee": "tradingFeeBps"}.get(
+        fn, "settlementWindowSec"
+    )
+    assert getattr(market, getter)() == ok
+
+
+PRIVILEGED = [
+    ("listSeries", lambda e: (False, 2_000 * WAD, 0, e)),
+    ("setIvSpread", lambda e: (0,)),
+    ("setMinVol", lambda e: (10**17,)),
+    ("setTradingFee", lambda e: (0,)),
+    ("setSettlementWindow", lambda e: (600,)),
+    ("settleByGovernance", lambda e: (0, 3_000 * WAD)),
+]
+
+
+@pytest.mark.parametrize(("fn", "args"), PRIVILEGED, ids=[p[0] for p in PRIVILEGED])
+def test_privileged__called_without_governance_role__reverts_unauthorized(
+    market, admin, keeper, fish, stranger, expiry, fn, args
+):
+    for caller in (admin, keeper, fish, stranger):
+        with ape.reverts(market.AccessControlUnauthorizedAccount, account=caller, neededRole=GOV):
+            getattr(market, fn)(*args(expiry), sender=caller)
+
+
+def test_oracle_setParams__with_bounds_and_roles__sets_emits_or_reverts(oracle, gov, stranger, spot_feed):
+    with ape.reverts(oracle.AccessControlUnauthorizedAccount, account=stranger, neededRole=GOV):
+        oracle.setParams(0, HOUR, 500, 600, sender=stranger)
+    with ape.reverts(oracle.OracleParamsOutOfRange, feed=0, maxAgeSec=2 * DAY + 1):
+        oracle.setParams(0, 2 * DAY + 1, 500, 600, sender=gov)
+    with ape.reverts(oracle.OracleParamsOutOfRange, feed=1, maxDeviationBps=10_001):
+        oracle.setParams(1, HOUR, 10_001, 600, sender=gov)
+    with ape.reverts(oracle.OracleParamsOutOfRange, cooldownSec=DAY + 1):
+        oracle.setParams(1, HOUR, 100, DAY + 1, sender=gov)
+    tx = oracle.setParams(0, 2 * DAY, 500, DAY, sender=gov)
+    ev = tx.events.filter(oracle.OracleParamsSet)[0]
+    assert (ev.feed, ev.maxAgeSec, ev.maxDeviationBps, ev.cooldownSec) == (0, 2 * DAY, 500, DAY)
+    c = oracle.config(0)
+    assert (c.feed, c.decimals, c.maxAgeSec, c.maxDeviationBps, c.cooldownSec, c.signed) == (
+        spot_feed.address,
+        8,
+        2 * DAY,
+        500,
+        DAY,
+        False,
+    )
+    assert oracle.feed(0) == spot_feed.address
+
+
+def test_listSeries__with_valid_inputs__stores_and_emits(chain, market, gov, expiry):
+    e2 = expiry + 7 * DAY
+    tx = market.listSeries(True, 2_500 * WAD, 2_500 * WAD, e2, sender=gov)
+    sid = tx.return_value
+    ev = tx.events.filter(market.SeriesListed)[0]
+    assert (ev.seriesId, ev.isCall, ev.strikeWad, ev.capWad, ev.expiry) == (
+        sid,
+        True,
+        2_500 * WAD,
+        2_500 * WAD,
+        e2,
+    )
+    s = market.series(sid)
+    assert (s.isCall, s.strikeWad, s.capWad, s.maxPayoutWad, s.expiry, s.settlementSource) == (
+        True,
+        2_500 * WAD,
+        2_500 * WAD,
+        2_500 * WAD,
+        e2,
+        NONE,
+    )
+    assert market.seriesCount() == 3 and list(market.activeSeries()) == [0, 1, sid]
+
+
+def test_listSeries__with_bad_inputs__reverts_with_values(chain, market, gov, expiry, call_id):
+    with ape.reverts(market.InvalidCap, isCall=True, capWad=0):
+        market.listSeries(True, K, 0, expiry, sender=gov)
+    with ape.reverts(market.InvalidCap, isCall=False, capWad=1):
+        market.listSeries(False, K, 1, expiry, sender=gov)
+    with ape.reverts(market.StrikeOutOfRange, strikeWad=10**12 - 1):
+        market.listSeries(False, 10**12 - 1, 0, expiry, sender=gov)
+    with ape.reverts(market.StrikeOutOfRange, strikeWad=10**30, capWad=1, maxWad=10**30):
+        market.listSeries(True, 10**30, 1, expiry, sender=gov)
+    now = chain.pending_timestamp
+    with ape.reverts(market.ExpiryOutOfRange, expiry=now + HOUR - 1, earliest=now + HOUR, latest=now + YEAR):
+        market.listSeries(False, K, 0, now + HOUR - 1, sender=gov)
+    now = chain.pending_timestamp
+    with ape.reverts(market.ExpiryOutOfRange, expiry=now + YEAR + 1):
+        market.listSeries(False, K, 0, now + YEAR + 1, sender=gov)
+    with ape.reverts(market.SeriesAlreadyListed, seriesId=call_id):
+        market.listSeries(True, K, CAP, expiry, sender=gov)
+
+
+def test_positions_and_series__at_their_caps__revert_TooManyActiveSeries_and_TooManyPositions(
+    chain, admin, market, gov, spot_feed, iv_feed, fish, stranger, put_id, expiry
+):
+    e2 = expiry + 7 * DAY
+    ids = [
+        market.listSeries(False, (1_000 + 10 * i) * WAD, 0, e2, sender=gov).return_value for i in range(30)
+    ]
+    with ape.reverts(market.TooManyActiveSeries, count=32, maxCount=32):
+        market.listSeries(False, 999 * WAD, 0, e2, sender=gov)
+    for sid in [0, 1, *ids]:
+        market.buy(sid, 10**15, MAX_UINT, MAX_UINT, sender=fish)
+    assert len(market.accountSeries(fish)) == 32
+    fresh_feeds(chain, spot_feed, iv_feed, admin, at=expiry + 1)
+    market.settle(put_id, 0, sender=stranger)  # fish's position stays until claimed
+    new = market.listSeries(False, 999 * WAD, 0, e2, sender=gov).return_value
+    with ape.reverts(market.TooManyPositions, account=fish.address, count=32, maxCount=32):
+        market.buy(new, 10**15, MAX_UINT, MAX_UINT, sender=fish)
+    market.claim(put_id, sender=fish)
+    market.buy(new, 10**15, MAX_UINT, MAX_UINT, sender=fish)
+    assert len(market.accountSeries(fish)) == 32
+
+
+# ================================================================== reentrancy and gas
+
+
+def test_buy_and_claim__reentered_from_token_hook__revert_with_guard(
+    chain, project, admin, gov, pricer, oracle, fish, whale, expiry
+):
+    token = admin.deploy(project.ReentrantToken)
+    m = deploy_market(project, admin, gov, token, pricer, oracle)
+    sid = m.listSeries(False, K, 0, expiry, sender=gov).return_value
+    for who in (fish, whale):
+        token.mint(who, 10**9 * USDC, sender=admin)
+        token.approve(m, MAX_UINT, sender=who)
+    m.depositLiquidity(100_000 * USDC, 0, sender=whale)
+    token.arm(m, m.buy.encode_input(sid, WAD, MAX_UINT, MAX_UINT), sender=admin)
+    with ape.reverts(m.ReentrancyGuardReentrantCall):
+        m.buy(sid, WAD, MAX_UINT, MAX_UINT, sender=fish)
+    token.arm(m, m.withdrawLiquidity.encode_input(1, 0), sender=admin)
+    with ape.reverts(m.ReentrancyGuardReentrantCall):
+        m.sell(sid, WAD, 0, MAX_UINT, sender=fish)
+    token.arm(ZERO, b"", sender=admin)
+    m.buy(sid, WAD, MAX_UINT, MAX_UINT, sender=fish)
+    assert m.position(fish, sid)[0] == WAD
+
+
+def test_gas__buy_sell_settle_claim__printed(
+    chain, admin, market, spot_feed, iv_feed, fish, shark, stranger, call_id, put_id, expiry
+):
+    """Printed, not asserted tightly (bench-style figures)."""
+    fresh_feeds(chain, spot_feed, iv_feed, admin, at=expiry - 600)
+    g = {
+        "buy put (open)": market.buy(put_id, WAD, MAX_UINT, MAX_UINT, sender=fish).gas_used,
+        "buy put (increase)": market.buy(put_id, WAD, MAX_UINT, MAX_UINT, sender=fish).gas_used,
+        "buy call (open)": market.buy(call_id, WAD, MAX_UINT, MAX_UINT, sender=fish).gas_used,
+        "sell call (open short)": market.sell(call_id, WAD, 0, MAX_UINT, sender=shark).gas_used,
+        "sell put (close long)": market.sell(put_id, WAD, 0, MAX_UINT, sender=fish).gas_used,
+    }
+    publish(chain, spot_feed, admin, 3_100 * E8, at=expiry + 1)
+    g["settle (hint 0)"] = market.settle(call_id, 0, sender=stranger).gas_used
+    g["settle (hint)"] = market.settle(put_id, spot_feed.latestRound(), sender=stranger).gas_used
+    g["claim long"] = market.claim(call_id, sender=fish).gas_used
+    g["claim short"] = market.claim(call_id, sender=shark).gas_used
+    print("\nOptionMarket gas: " + ", ".join(f"{k} {v}" for k, v in g.items()))
+    assert max(g.values()) < 350_000
