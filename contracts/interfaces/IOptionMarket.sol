@@ -112,7 +112,7 @@ interface IOptionMarket is IOptionOracleTypes {
     /// @param longValueUsdc A long's mark, ⌊size · markLow / 1e30⌋ (0 for shorts and once settled).
     /// @param shortLiabilityUsdc A short's liability, ⌈|size| · markHigh / 1e30⌉ (≤ collateral).
     /// @param claimableUsdc Once settled: what `claim` pays now.
-    /// @param deltaWad size · delta / 1e18 at iv (ETH); 0 at or after expiry.
+    /// @param deltaWad size · delta / 1e18 at iv (ETH), rounded toward zero; 0 at or after expiry.
     struct PositionValue {
         int256 sizeWad;
         uint256 collateralUsdc;
@@ -128,8 +128,8 @@ interface IOptionMarket is IOptionOracleTypes {
     /// @param liabilitiesUsdc Σ shortLiabilityUsdc.
     /// @param deltaWad Σ deltaWad.
     /// @param priced True if both feeds passed their checks now. If not, marks use the last accepted
-    ///        values (IOptionOracle.values); with none, longs are worth 0, shorts owe their full collateral and
-    ///        deltas are 0.
+    ///        values (IOptionOracle.values); with none (or a feed whose call reverts), longs are worth 0,
+    ///        shorts owe their full collateral and deltas are 0. Never reverts for an oracle failure.
     struct AccountValue {
         uint256 assetsUsdc;
         uint256 liabilitiesUsdc;
@@ -188,6 +188,11 @@ interface IOptionMarket is IOptionOracleTypes {
     error MinVolOutOfRange(uint256 minVolWad, uint256 lowerWad, uint256 upperWad);
     error TradingFeeTooHigh(uint256 feeBps, uint256 maxBps);
     error SettlementWindowOutOfRange(uint256 windowSec, uint256 minSec, uint256 maxSec);
+
+    // BlackScholes' domain errors, raised by the pricer and passed through (declared here so that the
+    // market's ABI decodes them): a volatility above 10 (iv + spread included), spot outside [1e-6, 1e12].
+    error BlackScholesInvalidInput(uint256 forwardWad, uint256 strikeWad);
+    error BlackScholesSigmaTooHigh(uint256 sigmaWad, uint256 maxSigmaWad);
 
     // ------------------------------------------------------------------ events
     event SeriesListed(
@@ -342,7 +347,8 @@ interface IOptionMarket is IOptionOracleTypes {
     function heldForAccountsUsdc() external view returns (uint256);
     function totalPoolShares() external view returns (uint256);
     function poolSharesOf(address account) external view returns (uint256);
-    /// @notice navLow ≤ navHigh (see LP POOL); with a failed oracle check (priced = false) the worst and
-    ///         best cases: navLow = free, navHigh = free + locked + Σ ⌈S_open · maxPayout / 1e30⌉.
+    /// @notice navLow ≤ navHigh (see LP POOL); with a failed oracle check or a reverting feed
+    ///         (priced = false) the worst and best cases: navLow = free, navHigh = free + locked +
+    ///         Σ ⌈S_open · maxPayout / 1e30⌉. Without open positions no oracle is consulted.
     function poolNav() external view returns (uint256 navLowUsdc, uint256 navHighUsdc, bool priced);
 }

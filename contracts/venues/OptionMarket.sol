@@ -293,7 +293,10 @@ contract OptionMarket is AccessControlDefaultAdminRules, ReentrancyGuardTransien
         returns (uint256 seriesId)
     {
         if (isCall ? capWad == 0 : capWad != 0) revert InvalidCap(isCall, capWad);
-        if (strikeWad < MIN_PRICE_WAD || strikeWad + capWad > MAX_PRICE_WAD) {
+        if (
+            strikeWad < MIN_PRICE_WAD || strikeWad > MAX_PRICE_WAD || capWad > MAX_PRICE_WAD
+                || strikeWad + capWad > MAX_PRICE_WAD
+        ) {
             revert StrikeOutOfRange(strikeWad, capWad, MIN_PRICE_WAD, MAX_PRICE_WAD);
         }
         uint256 earliest = block.timestamp + MIN_TENOR;
@@ -474,13 +477,13 @@ contract OptionMarket is AccessControlDefaultAdminRules, ReentrancyGuardTransien
         SeriesData memory s = _get(seriesId);
         uint256 spot;
         uint256 iv;
-        (spot, iv, priced) = _oracle.values();
+        (spot, iv, priced) = _tryValues();
         pv = _positionValue(s, _positions[account][seriesId].sizeWad, spot, iv);
     }
 
     /// @inheritdoc IOptionMarket
     function accountValue(address account) external view returns (AccountValue memory v) {
-        (uint256 spot, uint256 iv, bool priced) = _oracle.values();
+        (uint256 spot, uint256 iv, bool priced) = _tryValues();
         v.priced = priced;
         uint256[] storage ids = _accountSeries[account];
         uint256 n = ids.length;
@@ -515,7 +518,11 @@ contract OptionMarket is AccessControlDefaultAdminRules, ReentrancyGuardTransien
 
     /// @inheritdoc IOptionMarket
     function poolNav() public view returns (uint256 navLowUsdc, uint256 navHighUsdc, bool priced) {
-        (uint256 spot, uint256 iv, bool live) = _oracle.values();
+        if (!_hasOpenInterest()) {
+            navLowUsdc = navHighUsdc = uint256(_poolFree) + _poolLocked;
+            return (navLowUsdc, navHighUsdc, true);
+        }
+        (uint256 spot, uint256 iv, bool live) = _tryValues();
         priced = live && _inDomain(spot, iv);
         (navLowUsdc, navHighUsdc) = _nav(spot, iv, priced);
     }
@@ -790,6 +797,14 @@ contract OptionMarket is AccessControlDefaultAdminRules, ReentrancyGuardTransien
         }
         _active.pop();
         delete _activeIndex[seriesId];
+    }
+
+    /// @dev The oracle's non-reverting values; a feed that reverts counts as a failed check with no
+    ///      last good value (the worst case), so valuations and LP withdrawals never depend on it.
+    function _tryValues() private view returns (uint256 spot, uint256 iv, bool live) {
+        try _oracle.values() returns (uint256 s, uint256 v, bool ok) {
+            (spot, iv, live) = (s, v, ok);
+        } catch {}
     }
 
     /// @dev Inputs BlackScholes accepts at iv (strikes are checked at listing, tau at listing/expiry).

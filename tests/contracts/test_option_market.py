@@ -968,6 +968,14 @@ def test_settle__with_many_rounds_since_expiry__needs_a_hint_beyond_the_scan(
     assert market.settle(call_id, first, sender=stranger).return_value == 3_010 * WAD
 
 
+def test_buy__with_ask_vol_above_ten__reverts_BlackScholesSigmaTooHigh_from_the_pricer(
+    admin, market, iv_feed, fish, put_id
+):
+    iv_feed.updateAnswer(999 * 10**6, sender=admin)  # 999 %: the ask vol 10.01 leaves the model's domain
+    with ape.reverts(market.BlackScholesSigmaTooHigh, sigmaWad=1001 * 10**16, maxSigmaWad=10 * WAD):
+        market.buy(put_id, WAD, MAX_UINT, MAX_UINT, sender=fish)
+
+
 # ================================================================== governance
 
 
@@ -1118,6 +1126,8 @@ def test_listSeries__with_bad_inputs__reverts_with_values(chain, market, gov, ex
         market.listSeries(False, 10**12 - 1, 0, expiry, sender=gov)
     with ape.reverts(market.StrikeOutOfRange, strikeWad=10**30, capWad=1, maxWad=10**30):
         market.listSeries(True, 10**30, 1, expiry, sender=gov)
+    with ape.reverts(market.StrikeOutOfRange, strikeWad=K, capWad=MAX_UINT):
+        market.listSeries(True, K, MAX_UINT, expiry, sender=gov)
     now = chain.pending_timestamp
     with ape.reverts(market.ExpiryOutOfRange, expiry=now + HOUR - 1, earliest=now + HOUR, latest=now + YEAR):
         market.listSeries(False, K, 0, now + HOUR - 1, sender=gov)
