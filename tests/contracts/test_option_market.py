@@ -152,14 +152,16 @@ def put_id(market, gov, expiry, call_id):
 
 
 @pytest.fixture(scope="module")
-def seeded(market, whale, call_id, put_id):
+def pool_seeded(market, whale, call_id, put_id):
     market.depositLiquidity(LP_SEED, 0, sender=whale)
     return market
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _module_fixtures(seeded, admin, gov, keeper, guardian, treasury, fish, shark, stranger):
-    """Deploy and seed once, before ape's per-test snapshots."""
+def _option_market_fixtures(pool_seeded, admin, gov, keeper, guardian, treasury, fish, shark, stranger):
+    """Deploy and seed once, before ape's per-test snapshots. (Fixture names are unique across the
+    suite: ape's isolation tracks fixtures by name, and a same-named fixture of another scope in
+    another module would stop its per-test snapshots.)"""
 
 
 def deadline(chain) -> int:
