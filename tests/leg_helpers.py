@@ -72,7 +72,9 @@ def mirror_verdict(leg, feed, now: int) -> tuple[oracle.Verdict, int]:
         cooldown_sec=cfg.cooldownSec,
         signed=cfg.signed,
     )
-    state = oracle.FeedState(last_good_wad=st.lastGoodWad, last_good_at=st.lastGoodAt, tripped_at=st.trippedAt)
+    state = oracle.FeedState(
+        last_good_wad=st.lastGoodWad, last_good_at=st.lastGoodAt, tripped_at=st.trippedAt
+    )
     r = feed.latestRoundData()
     rnd = oracle.RoundData(
         round_id=r.roundId,
