@@ -50,8 +50,9 @@ interface IPerpLeg is IKeelLeg {
     ///         `venue.marginRatioWad(leg)` whenever the leg's price is fresh and the venue's views work.
     function marginRatioWad() external view returns (uint256);
 
-    /// @notice The equity `value()` is built on (signed, assets), the price it was marked at, and whether
-    ///         that is the venue's own equity at a fresh price (`exact`). Never reverts.
+    /// @notice The equity `value()` is built on (signed, assets), the price it was marked at (0 when flat:
+    ///         the equity is then the stored margin, no price needed), and whether that is the venue's own
+    ///         equity (`exact`: flat, or a fresh price and the venue's view answered). Never reverts.
     function markedEquity() external view returns (int256 equityAssets, uint256 priceWad, bool exact);
 
     /// @notice The funding mark: pending funding (assets, + = received) as of `markedAt`.

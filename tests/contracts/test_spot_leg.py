@@ -1,6 +1,6 @@
 """SpotLeg on the real local market (Uniswap V3 from its npm artifacts, KeelFeed ETH/USD): swaps move
 exactly what the pool quotes, the report carries the execution and oracle prices, value()/delta() mark at
-the leg's price (assets down, exposure up), views never revert while a failed oracle halts swaps, and
+the spot_leg's price (assets down, exposure up), views never revert while a failed oracle halts swaps, and
 only the vault moves funds."""
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def d(chain, project, admin, gov, keeper, guardian, treasury, whale, stranger):
 
 
 @pytest.fixture(scope="module")
-def usdc(project, d):
+def stable(project, d):
     return project.MockUSDC.at(d.usdc)
 
 
@@ -67,10 +67,10 @@ def feed(project, d):
 
 
 @pytest.fixture(scope="module")
-def tv(project, admin, keeper, usdc):
+def tv(project, admin, keeper, stable):
     """The test double of the vault (driven by the keeper), holding a billion USDC."""
-    v = keeper.deploy(project.LegTestVault, usdc)
-    usdc.mint(v, 10**9 * USDC, sender=admin)
+    v = keeper.deploy(project.LegTestVault, stable)
+    stable.mint(v, 10**9 * USDC, sender=admin)
     return v
 
 
@@ -94,8 +94,8 @@ def deploy_spot_leg(project, admin, d, vault, asset, feed, **kw):
 
 
 @pytest.fixture(scope="module")
-def leg(project, admin, d, tv, usdc, feed):
-    return deploy_spot_leg(project, admin, d, tv, usdc, feed)
+def spot_leg(project, admin, d, tv, stable, feed):
+    return deploy_spot_leg(project, admin, d, tv, stable, feed)
 
 
 @pytest.fixture(scope="module")
@@ -108,22 +108,22 @@ def deadline(chain, after: int = 600) -> int:
     return chain.blocks.head.timestamp + after
 
 
-def assert_marks(leg, usdc, weth, feed, chain) -> tuple[int, bool]:
-    """value/delta/grossExposure equal the leg's rule at the head block, whose price the mirror picks."""
-    price, fresh = expected_leg_price(leg, feed, chain.blocks.head.timestamp)
-    assert tuple(leg.oraclePriceWad()) == (price, fresh)
-    u, w = usdc.balanceOf(leg), weth.balanceOf(leg)
-    assert leg.delta() == w
-    assert leg.value() == u + to_assets_down(w, price)
-    assert leg.grossExposure() == to_assets_up(w, price)
+def assert_marks(spot_leg, stable, weth, feed, chain) -> tuple[int, bool]:
+    """value/delta/grossExposure equal the spot_leg's rule at the head block, whose price the mirror picks."""
+    price, fresh = expected_leg_price(spot_leg, feed, chain.blocks.head.timestamp)
+    assert tuple(spot_leg.oraclePriceWad()) == (price, fresh)
+    u, w = stable.balanceOf(spot_leg), weth.balanceOf(spot_leg)
+    assert spot_leg.delta() == w
+    assert spot_leg.value() == u + to_assets_down(w, price)
+    assert spot_leg.grossExposure() == to_assets_up(w, price)
     return price, fresh
 
 
-def do_swap(chain, d, tv, leg, keeper_, buy: bool, amount: int, min_out: int | None = None):
+def do_swap(chain, d, tv, spot_leg, keeper_, buy: bool, amount: int, min_out: int | None = None):
     """Swap through the test vault with the exact quote as min-out; returns (quote, tx)."""
     q = quote_exact_input(d.spot, "usdc" if buy else "weth", amount)
     tx = tv.swap(
-        leg, buy, amount, q.amount_out if min_out is None else min_out, deadline(chain), sender=keeper_
+        spot_leg, buy, amount, q.amount_out if min_out is None else min_out, deadline(chain), sender=keeper_
     )
     return q, tx
 
@@ -131,10 +131,14 @@ def do_swap(chain, d, tv, leg, keeper_, buy: bool, amount: int, min_out: int | N
 # ------------------------------------------------------------------------------------------ construction
 
 
-def test_constructor__records_wiring_and_takes_the_first_oracle_read(leg, tv, usdc, d, feed, chain):
-    assert leg.vault() == tv.address and leg.asset() == usdc.address
-    assert leg.weth() == d.spot.weth and leg.router() == d.spot.router and leg.poolFee() == d.spot.fee
-    cfg = leg.oracleConfig()
+def test_constructor__records_wiring_and_takes_the_first_oracle_read(spot_leg, tv, stable, d, feed, chain):
+    assert spot_leg.vault() == tv.address and spot_leg.asset() == stable.address
+    assert (
+        spot_leg.weth() == d.spot.weth
+        and spot_leg.router() == d.spot.router
+        and spot_leg.poolFee() == d.spot.fee
+    )
+    cfg = spot_leg.oracleConfig()
     assert (cfg.feed, cfg.decimals, cfg.maxAgeSec, cfg.maxDeviationBps, cfg.cooldownSec, cfg.signed) == (
         feed.address,
         8,
@@ -143,94 +147,96 @@ def test_constructor__records_wiring_and_takes_the_first_oracle_read(leg, tv, us
         COOLDOWN,
         False,
     )
-    st_ = leg.oracleState()
+    st_ = spot_leg.oracleState()
     assert (st_.lastGoodWad, st_.lastGoodAt, st_.trippedAt) == (P0, feed.latestRoundData().updatedAt, 0)
-    assert tuple(leg.oraclePriceWad()) == (P0, True)
-    assert (leg.value(), leg.delta(), leg.grossExposure()) == (0, 0, 0)
+    assert tuple(spot_leg.oraclePriceWad()) == (P0, True)
+    assert (spot_leg.value(), spot_leg.delta(), spot_leg.grossExposure()) == (0, 0, 0)
 
 
-def test_constructor__with_bad_arguments__reverts(project, admin, d, tv, usdc, feed, chain):
+def test_constructor__with_bad_arguments__reverts(project, admin, d, tv, stable, feed, chain):
     with ape.reverts(project.SpotLeg.ZeroAddress, field="vault"):
-        deploy_spot_leg(project, admin, d, ZERO, usdc, feed)
+        deploy_spot_leg(project, admin, d, ZERO, stable, feed)
     with ape.reverts(project.SpotLeg.ZeroAddress, field="router"):
-        deploy_spot_leg(project, admin, d, tv, usdc, feed, router=ZERO)
-    with ape.reverts(project.SpotLeg.UnsupportedDecimals, token=usdc, decimals=6):
-        deploy_spot_leg(project, admin, d, tv, usdc, feed, weth=usdc.address)
+        deploy_spot_leg(project, admin, d, tv, stable, feed, router=ZERO)
+    with ape.reverts(project.SpotLeg.UnsupportedDecimals, token=stable, decimals=6):
+        deploy_spot_leg(project, admin, d, tv, stable, feed, weth=stable.address)
     with ape.reverts(project.SpotLeg.OracleBadConfig):
-        deploy_spot_leg(project, admin, d, tv, usdc, feed, max_age=0)
-    advance(chain, MAX_AGE + 1)  # the first read must pass: a stale feed cannot deploy a leg
+        deploy_spot_leg(project, admin, d, tv, stable, feed, max_age=0)
+    advance(chain, MAX_AGE + 1)  # the first read must pass: a stale feed cannot deploy a spot_leg
     with ape.reverts(project.SpotLeg.OracleStale):
-        deploy_spot_leg(project, admin, d, tv, usdc, feed)
+        deploy_spot_leg(project, admin, d, tv, stable, feed)
 
 
 # ------------------------------------------------------------------------------ fund / release / roles
 
 
-def test_fund_and_release__only_the_free_asset_goes_back_to_the_vault(leg, tv, usdc, keeper, chain):
-    tx = tv.fundLeg(leg, 1_000 * USDC, sender=keeper)
-    assert tx.events.filter(leg.Funded)[0].balance == 1_000 * USDC
-    assert leg.value() == 1_000 * USDC
-    before = usdc.balanceOf(tv)
-    tx = tv.releaseFromLeg(leg, 400 * USDC, sender=keeper)
-    ev = tx.events.filter(leg.Released)[0]
+def test_fund_and_release__only_the_free_asset_goes_back_to_the_vault(spot_leg, tv, stable, keeper, chain):
+    tx = tv.fundLeg(spot_leg, 1_000 * USDC, sender=keeper)
+    assert tx.events.filter(spot_leg.Funded)[0].balance == 1_000 * USDC
+    assert spot_leg.value() == 1_000 * USDC
+    before = stable.balanceOf(tv)
+    tx = tv.releaseFromLeg(spot_leg, 400 * USDC, sender=keeper)
+    ev = tx.events.filter(spot_leg.Released)[0]
     assert (ev.requested, ev.released) == (400 * USDC, 400 * USDC)
-    tx = tv.releaseFromLeg(leg, 10_000 * USDC, sender=keeper)  # more than held: what is there
-    ev = tx.events.filter(leg.Released)[0]
+    tx = tv.releaseFromLeg(spot_leg, 10_000 * USDC, sender=keeper)  # more than held: what is there
+    ev = tx.events.filter(spot_leg.Released)[0]
     assert (ev.requested, ev.released) == (10_000 * USDC, 600 * USDC)
-    assert usdc.balanceOf(tv) == before + 1_000 * USDC and leg.value() == 0
-    tx = tv.releaseFromLeg(leg, 1, sender=keeper)  # nothing left: releases 0, no transfer
+    assert stable.balanceOf(tv) == before + 1_000 * USDC and spot_leg.value() == 0
+    tx = tv.releaseFromLeg(spot_leg, 1, sender=keeper)  # nothing left: releases 0, no transfer
     assert tv.lastReleased() == 0
 
 
-def test_release__never_reads_the_oracle_and_leaves_weth_in_the_leg(leg, tv, usdc, weth, keeper, chain, d):
-    tv.fundLeg(leg, 10_000 * USDC, sender=keeper)
-    do_swap(chain, d, tv, leg, keeper, True, 4_000 * USDC)
-    held = weth.balanceOf(leg)
+def test_release__never_reads_the_oracle_and_leaves_weth_in_the_leg(
+    spot_leg, tv, stable, weth, keeper, chain, d
+):
+    tv.fundLeg(spot_leg, 10_000 * USDC, sender=keeper)
+    do_swap(chain, d, tv, spot_leg, keeper, True, 4_000 * USDC)
+    held = weth.balanceOf(spot_leg)
     advance(chain, MAX_AGE + 1)  # the feed is stale now
-    assert leg.oraclePriceWad()[1] is False
-    tv.releaseFromLeg(leg, UINT_MAX, sender=keeper)
+    assert spot_leg.oraclePriceWad()[1] is False
+    tv.releaseFromLeg(spot_leg, UINT_MAX, sender=keeper)
     assert tv.lastReleased() == 6_000 * USDC
-    assert usdc.balanceOf(leg) == 0 and weth.balanceOf(leg) == held
-    tv.fundLeg(leg, USDC, sender=keeper)  # fund does not read it either
+    assert stable.balanceOf(spot_leg) == 0 and weth.balanceOf(spot_leg) == held
+    tv.fundLeg(spot_leg, USDC, sender=keeper)  # fund does not read it either
 
 
 @pytest.mark.parametrize(
     "call",
     ["fund", "release", "swap"],
 )
-def test_vault_only__anyone_else__reverts_with_the_caller(leg, tv, stranger, keeper, call):
+def test_vault_only__anyone_else__reverts_with_the_caller(spot_leg, tv, stranger, keeper, call):
     args = {"fund": (1,), "release": (1,), "swap": (True, 1, 1, UINT_MAX)}[call]
-    with ape.reverts(leg.OnlyVault, caller=stranger, vault=tv):
-        getattr(leg, call)(*args, sender=stranger)
-    with ape.reverts(leg.OnlyVault, caller=keeper, vault=tv):  # the keeper goes through the vault
-        getattr(leg, call)(*args, sender=keeper)
+    with ape.reverts(spot_leg.OnlyVault, caller=stranger, vault=tv):
+        getattr(spot_leg, call)(*args, sender=stranger)
+    with ape.reverts(spot_leg.OnlyVault, caller=keeper, vault=tv):  # the keeper goes through the vault
+        getattr(spot_leg, call)(*args, sender=keeper)
 
 
-def test_pokeOracle__is_permissionless(leg, stranger, feed, admin, chain):
+def test_pokeOracle__is_permissionless(spot_leg, stranger, feed, admin, chain):
     feed.updateAnswer(usd8(3010), sender=admin)
-    tx = leg.pokeOracle(sender=stranger)
-    assert leg.oracleState().lastGoodWad == 3010 * WAD
-    assert tx.events.filter(leg.OracleAccepted)[0].valueWad == 3010 * WAD
+    tx = spot_leg.pokeOracle(sender=stranger)
+    assert spot_leg.oracleState().lastGoodWad == 3010 * WAD
+    assert tx.events.filter(spot_leg.OracleAccepted)[0].valueWad == 3010 * WAD
 
 
 # ------------------------------------------------------------------------------------------ swaps
 
 
 def test_swap__buy_eth__moves_exactly_the_quote_and_reports_exec_and_oracle_prices(
-    leg, tv, usdc, weth, keeper, chain, d, feed
+    spot_leg, tv, stable, weth, keeper, chain, d, feed
 ):
-    tv.fundLeg(leg, 500_000 * USDC, sender=keeper)
+    tv.fundLeg(spot_leg, 500_000 * USDC, sender=keeper)
     amount = 300_000 * USDC
-    q, tx = do_swap(chain, d, tv, leg, keeper, True, amount)
+    q, tx = do_swap(chain, d, tv, spot_leg, keeper, True, amount)
     out = q.amount_out
-    assert weth.balanceOf(leg) == out and usdc.balanceOf(leg) == 200_000 * USDC
+    assert weth.balanceOf(spot_leg) == out and stable.balanceOf(spot_leg) == 200_000 * USDC
     r = tv.lastReport()
     exec_price = ceil_div(amount * SCALE, out)  # rounded up for a buy
     assert (r.execPriceWad, r.oraclePriceWad, r.isBuy) == (exec_price, P0, True)
     assert r.notionalAssets == max(amount, to_assets_up(out, P0))
     # 0.05% fee + ~3% average impact of $300k against $10M of USDC in a full-range pool
     assert P0 * 10_250 // 10_000 < exec_price < P0 * 10_350 // 10_000
-    ev = tx.events.filter(leg.Swapped)[0]
+    ev = tx.events.filter(spot_leg.Swapped)[0]
     assert (ev.buyEth, ev.amountIn, ev.amountOut, ev.execPriceWad, ev.oraclePriceWad) == (
         True,
         amount,
@@ -238,145 +244,152 @@ def test_swap__buy_eth__moves_exactly_the_quote_and_reports_exec_and_oracle_pric
         exec_price,
         P0,
     )
-    assert usdc.allowance(leg, d.spot.router) == 0
-    assert_marks(leg, usdc, weth, feed, chain)
+    assert stable.allowance(spot_leg, d.spot.router) == 0
+    assert_marks(spot_leg, stable, weth, feed, chain)
 
 
 def test_swap__sell_eth__moves_exactly_the_quote_and_rounds_the_price_down(
-    leg, tv, usdc, weth, keeper, chain, d, feed, arb
+    spot_leg, tv, stable, weth, keeper, chain, d, feed, arb
 ):
-    tv.fundLeg(leg, 100_000 * USDC, sender=keeper)
-    do_swap(chain, d, tv, leg, keeper, True, 100_000 * USDC)
+    tv.fundLeg(spot_leg, 100_000 * USDC, sender=keeper)
+    do_swap(chain, d, tv, spot_leg, keeper, True, 100_000 * USDC)
     arbitrage_to_price(d.spot, arb, 3000)  # the buy lifted the pool ~2%: back to the oracle
-    held = weth.balanceOf(leg)
+    held = weth.balanceOf(spot_leg)
     sell = held // 3 + 7
-    q, _ = do_swap(chain, d, tv, leg, keeper, False, sell)
-    assert usdc.balanceOf(leg) == q.amount_out and weth.balanceOf(leg) == held - sell
+    q, _ = do_swap(chain, d, tv, spot_leg, keeper, False, sell)
+    assert stable.balanceOf(spot_leg) == q.amount_out and weth.balanceOf(spot_leg) == held - sell
     r = tv.lastReport()
     assert (r.execPriceWad, r.oraclePriceWad, r.isBuy) == (q.amount_out * SCALE // sell, P0, False)
     assert r.notionalAssets == max(q.amount_out, to_assets_up(sell, P0))
     assert r.execPriceWad < P0
-    assert weth.allowance(leg, d.spot.router) == 0
-    assert_marks(leg, usdc, weth, feed, chain)
+    assert weth.allowance(spot_leg, d.spot.router) == 0
+    assert_marks(spot_leg, stable, weth, feed, chain)
 
 
-def test_swap__min_out_one_above_the_quote__reverts_in_the_router(leg, tv, keeper, chain, d):
-    tv.fundLeg(leg, 10_000 * USDC, sender=keeper)
+def test_swap__min_out_one_above_the_quote__reverts_in_the_router(spot_leg, tv, keeper, chain, d):
+    tv.fundLeg(spot_leg, 10_000 * USDC, sender=keeper)
     q = quote_exact_input(d.spot, "usdc", 10_000 * USDC)
     with ape.reverts("Too little received"):
-        tv.swap(leg, True, 10_000 * USDC, q.amount_out + 1, deadline(chain), sender=keeper)
-    tv.swap(leg, True, 10_000 * USDC, q.amount_out, deadline(chain), sender=keeper)  # exactly: passes
+        tv.swap(spot_leg, True, 10_000 * USDC, q.amount_out + 1, deadline(chain), sender=keeper)
+    tv.swap(spot_leg, True, 10_000 * USDC, q.amount_out, deadline(chain), sender=keeper)  # exactly: passes
 
 
-def test_swap__after_the_deadline__reverts_with_values_and_at_the_deadline__passes(leg, tv, keeper, chain, d):
-    tv.fundLeg(leg, 10_000 * USDC, sender=keeper)
+def test_swap__after_the_deadline__reverts_with_values_and_at_the_deadline__passes(
+    spot_leg, tv, keeper, chain, d
+):
+    tv.fundLeg(spot_leg, 10_000 * USDC, sender=keeper)
     t = next_ts(chain)
-    with ape.reverts(leg.DeadlineExpired, deadline=t - 1, nowSec=t):
-        tv.swap(leg, True, 1_000 * USDC, 1, t - 1, sender=keeper)
+    with ape.reverts(spot_leg.DeadlineExpired, deadline=t - 1, nowSec=t):
+        tv.swap(spot_leg, True, 1_000 * USDC, 1, t - 1, sender=keeper)
     t = next_ts(chain)
-    tv.swap(leg, True, 1_000 * USDC, 1, t, sender=keeper)
+    tv.swap(spot_leg, True, 1_000 * USDC, 1, t, sender=keeper)
 
 
-def test_swap__zero_amounts_or_more_than_held__reverts(leg, tv, usdc, weth, keeper, chain):
-    tv.fundLeg(leg, 1_000 * USDC, sender=keeper)
+def test_swap__zero_amounts_or_more_than_held__reverts(spot_leg, tv, stable, weth, keeper, chain):
+    tv.fundLeg(spot_leg, 1_000 * USDC, sender=keeper)
     dl = deadline(chain)
-    with ape.reverts(leg.ZeroAmount, field="amountIn"):
-        tv.swap(leg, True, 0, 1, dl, sender=keeper)
-    with ape.reverts(leg.ZeroAmount, field="minAmountOut"):  # every swap is protected
-        tv.swap(leg, True, 1_000 * USDC, 0, dl, sender=keeper)
+    with ape.reverts(spot_leg.ZeroAmount, field="amountIn"):
+        tv.swap(spot_leg, True, 0, 1, dl, sender=keeper)
+    with ape.reverts(spot_leg.ZeroAmount, field="minAmountOut"):  # every swap is protected
+        tv.swap(spot_leg, True, 1_000 * USDC, 0, dl, sender=keeper)
     with ape.reverts(
-        leg.InsufficientLegBalance, token=usdc.address, requested=1_000 * USDC + 1, available=1_000 * USDC
+        spot_leg.InsufficientLegBalance,
+        token=stable.address,
+        requested=1_000 * USDC + 1,
+        available=1_000 * USDC,
     ):
-        tv.swap(leg, True, 1_000 * USDC + 1, 1, dl, sender=keeper)
-    with ape.reverts(leg.InsufficientLegBalance, token=weth.address, requested=1, available=0):
-        tv.swap(leg, False, 1, 1, dl, sender=keeper)
+        tv.swap(spot_leg, True, 1_000 * USDC + 1, 1, dl, sender=keeper)
+    with ape.reverts(spot_leg.InsufficientLegBalance, token=weth.address, requested=1, available=0):
+        tv.swap(spot_leg, False, 1, 1, dl, sender=keeper)
 
 
 # ------------------------------------------------------------------------------ marks and oracle failures
 
 
 def test_value__after_a_price_move__marks_weth_at_the_new_round_rounded_down(
-    leg, tv, usdc, weth, keeper, chain, d, feed, admin
+    spot_leg, tv, stable, weth, keeper, chain, d, feed, admin
 ):
-    tv.fundLeg(leg, 50_000 * USDC, sender=keeper)
-    do_swap(chain, d, tv, leg, keeper, True, 20_000 * USDC + 1)
-    w = weth.balanceOf(leg)
+    tv.fundLeg(spot_leg, 50_000 * USDC, sender=keeper)
+    do_swap(chain, d, tv, spot_leg, keeper, True, 20_000 * USDC + 1)
+    w = weth.balanceOf(spot_leg)
     feed.updateAnswer(usd8(3123.45678901), sender=admin)  # within the 5% bound: fresh
     price = 312345678901 * 10**10
-    assert tuple(leg.oraclePriceWad()) == (price, True)
-    assert leg.value() == 30_000 * USDC - 1 + w * price // SCALE
-    assert leg.grossExposure() == ceil_div(w * price, SCALE)
+    assert tuple(spot_leg.oraclePriceWad()) == (price, True)
+    assert spot_leg.value() == 30_000 * USDC - 1 + w * price // SCALE
+    assert spot_leg.grossExposure() == ceil_div(w * price, SCALE)
     assert (w * price) % SCALE != 0  # the rounding is exercised
-    assert leg.grossExposure() == leg.value() - usdc.balanceOf(leg) + 1
+    assert spot_leg.grossExposure() == spot_leg.value() - stable.balanceOf(spot_leg) + 1
 
 
 def test_oracle_stale__value_marks_at_the_last_good_price_and_swaps_revert(
-    leg, tv, usdc, weth, keeper, chain, d, feed, admin
+    spot_leg, tv, stable, weth, keeper, chain, d, feed, admin
 ):
-    tv.fundLeg(leg, 50_000 * USDC, sender=keeper)
-    do_swap(chain, d, tv, leg, keeper, True, 20_000 * USDC)
-    value_before = leg.value()
+    tv.fundLeg(spot_leg, 50_000 * USDC, sender=keeper)
+    do_swap(chain, d, tv, spot_leg, keeper, True, 20_000 * USDC)
+    value_before = spot_leg.value()
     advance(chain, MAX_AGE + 1)
     updated = feed.latestRoundData().updatedAt
-    assert tuple(leg.oraclePriceWad()) == (P0, False)
-    assert leg.value() == value_before  # marked at the last good price, no revert
-    assert_marks(leg, usdc, weth, feed, chain)
+    assert tuple(spot_leg.oraclePriceWad()) == (P0, False)
+    assert spot_leg.value() == value_before  # marked at the last good price, no revert
+    assert_marks(spot_leg, stable, weth, feed, chain)
     t = next_ts(chain)
-    with ape.reverts(leg.OracleStale, feed=feed, updatedAt=updated, nowSec=t, maxAgeSec=MAX_AGE):
-        tv.swap(leg, False, 10**15, 1, deadline(chain), sender=keeper)
-    verdict, _ = leg.peekOracle()
+    with ape.reverts(spot_leg.OracleStale, feed=feed, updatedAt=updated, nowSec=t, maxAgeSec=MAX_AGE):
+        tv.swap(spot_leg, False, 10**15, 1, deadline(chain), sender=keeper)
+    verdict, _ = spot_leg.peekOracle()
     assert verdict == oracle.Verdict.Stale
     feed.updateAnswer(usd8(3000), sender=admin)  # a fresh round: swaps resume
-    do_swap(chain, d, tv, leg, keeper, False, 10**15)
+    do_swap(chain, d, tv, spot_leg, keeper, False, 10**15)
 
 
 def test_oracle_deviation__marks_at_the_last_good_price_until_the_breaker_reanchors(
-    leg, tv, usdc, weth, keeper, stranger, chain, d, feed, admin, arb
+    spot_leg, tv, stable, weth, keeper, stranger, chain, d, feed, admin, arb
 ):
-    tv.fundLeg(leg, 50_000 * USDC, sender=keeper)
-    do_swap(chain, d, tv, leg, keeper, True, 30_000 * USDC)
+    tv.fundLeg(spot_leg, 50_000 * USDC, sender=keeper)
+    do_swap(chain, d, tv, spot_leg, keeper, True, 30_000 * USDC)
     feed.updateAnswer(usd8(3300), sender=admin)  # +10%: beyond the 5% bound
     arbitrage_to_price(d.spot, arb, 3300)
-    assert tuple(leg.oraclePriceWad()) == (P0, False)
-    assert_marks(leg, usdc, weth, feed, chain)
+    assert tuple(spot_leg.oraclePriceWad()) == (P0, False)
+    assert_marks(spot_leg, stable, weth, feed, chain)
     with ape.reverts(
-        leg.OracleDeviation, lastWad=P0, newWad=3300 * WAD, deviationBps=1_000, maxBps=MAX_DEV_BPS
+        spot_leg.OracleDeviation, lastWad=P0, newWad=3300 * WAD, deviationBps=1_000, maxBps=MAX_DEV_BPS
     ):
-        tv.swap(leg, True, 1_000 * USDC, 1, deadline(chain), sender=keeper)
-    assert leg.oracleState().trippedAt == 0  # the revert undid the trip
+        tv.swap(spot_leg, True, 1_000 * USDC, 1, deadline(chain), sender=keeper)
+    assert spot_leg.oracleState().trippedAt == 0  # the revert undid the trip
     # the keeper's mirror says Deviation: it pokes, which trips the breaker and starts the cooldown
-    assert mirror_verdict(leg, feed, next_ts(chain))[0] == oracle.Verdict.Deviation
-    tx = leg.pokeOracle(sender=stranger)
+    assert mirror_verdict(spot_leg, feed, next_ts(chain))[0] == oracle.Verdict.Deviation
+    tx = spot_leg.pokeOracle(sender=stranger)
     tripped = tx.timestamp
-    assert leg.oracleState().trippedAt == tripped
-    assert tuple(leg.oraclePriceWad()) == (P0, False)
-    with ape.reverts(leg.OracleCoolingDown, trippedAt=tripped, resumesAt=tripped + COOLDOWN):
-        tv.swap(leg, True, 1_000 * USDC, 1, deadline(chain), sender=keeper)
+    assert spot_leg.oracleState().trippedAt == tripped
+    assert tuple(spot_leg.oraclePriceWad()) == (P0, False)
+    with ape.reverts(spot_leg.OracleCoolingDown, trippedAt=tripped, resumesAt=tripped + COOLDOWN):
+        tv.swap(spot_leg, True, 1_000 * USDC, 1, deadline(chain), sender=keeper)
     advance(chain, COOLDOWN)
     feed.updateAnswer(usd8(3300), sender=admin)
-    assert tuple(leg.oraclePriceWad()) == (3300 * WAD, True)  # the re-anchor is a fresh read
-    assert_marks(leg, usdc, weth, feed, chain)
-    _, tx = do_swap(chain, d, tv, leg, keeper, True, 1_000 * USDC)
-    assert tx.events.filter(leg.OracleReanchored)[0].newWad == 3300 * WAD
+    assert tuple(spot_leg.oraclePriceWad()) == (3300 * WAD, True)  # the re-anchor is a fresh read
+    assert_marks(spot_leg, stable, weth, feed, chain)
+    _, tx = do_swap(chain, d, tv, spot_leg, keeper, True, 1_000 * USDC)
+    assert tx.events.filter(spot_leg.OracleReanchored)[0].newWad == 3300 * WAD
     assert tv.lastReport().oraclePriceWad == 3300 * WAD
-    assert leg.oracleState().lastGoodWad == 3300 * WAD
+    assert spot_leg.oracleState().lastGoodWad == 3300 * WAD
 
 
 @pytest.mark.parametrize("mode", [1, 2, 3], ids=["reverts", "short-data", "burns-gas"])
 def test_oracle_broken_feed__views_never_revert_and_swaps_do(
-    project, admin, d, tv, usdc, keeper, chain, mode
+    project, admin, d, tv, stable, keeper, chain, mode
 ):
     broken = admin.deploy(project.BrokenFeed, usd8(3000))
-    leg = deploy_spot_leg(project, admin, d, tv, usdc, broken)
-    tv.fundLeg(leg, 20_000 * USDC, sender=keeper)
-    do_swap(chain, d, tv, leg, keeper, True, 10_000 * USDC)
-    value, gross = leg.value(), leg.grossExposure()
+    spot_leg = deploy_spot_leg(project, admin, d, tv, stable, broken)
+    tv.fundLeg(spot_leg, 20_000 * USDC, sender=keeper)
+    do_swap(chain, d, tv, spot_leg, keeper, True, 10_000 * USDC)
+    value, gross = spot_leg.value(), spot_leg.grossExposure()
     broken.setMode(mode, sender=admin)
-    assert tuple(leg.oraclePriceWad()) == (P0, False)
-    assert (leg.value(), leg.grossExposure()) == (value, gross)
+    assert tuple(spot_leg.oraclePriceWad()) == (P0, False)
+    assert (spot_leg.value(), spot_leg.grossExposure()) == (value, gross)
+    # the feed check gets at most ORACLE_VIEW_GAS: even a feed that burns all its gas costs a bounded amount
+    assert spot_leg.value.estimate_gas_cost() < spot_leg.ORACLE_VIEW_GAS() + 60_000
     with ape.reverts():
-        tv.swap(leg, True, 1_000 * USDC, 1, deadline(chain), sender=keeper, gas_limit=3_000_000)
-    tv.releaseFromLeg(leg, UINT_MAX, sender=keeper)  # release never touches the feed
+        tv.swap(spot_leg, True, 1_000 * USDC, 1, deadline(chain), sender=keeper, gas_limit=3_000_000)
+    tv.releaseFromLeg(spot_leg, UINT_MAX, sender=keeper)  # release never touches the feed
     assert tv.lastReleased() == 10_000 * USDC
 
 
@@ -386,15 +399,15 @@ def test_oracle_broken_feed__views_never_revert_and_swaps_do(
 def test_reentrancy__release_and_poke_reentered_from_a_token_hook__revert(project, admin, d, feed, keeper):
     token = admin.deploy(project.ReentrantToken)
     tv2 = keeper.deploy(project.LegTestVault, token)
-    leg = deploy_spot_leg(project, admin, d, tv2, token, feed)
+    spot_leg = deploy_spot_leg(project, admin, d, tv2, token, feed)
     token.mint(tv2, 1_000 * USDC, sender=admin)
-    tv2.fundLeg(leg, 1_000 * USDC, sender=keeper)
-    token.arm(tv2, tv2.reenterRelease.encode_input(leg, 1), sender=admin)
-    with ape.reverts(leg.ReentrancyGuardReentrantCall):
-        tv2.releaseFromLeg(leg, 10, sender=keeper)
-    token.arm(leg, leg.pokeOracle.encode_input(), sender=admin)
-    with ape.reverts(leg.ReentrancyGuardReentrantCall):
-        tv2.releaseFromLeg(leg, 10, sender=keeper)
+    tv2.fundLeg(spot_leg, 1_000 * USDC, sender=keeper)
+    token.arm(tv2, tv2.reenterRelease.encode_input(spot_leg, 1), sender=admin)
+    with ape.reverts(spot_leg.ReentrancyGuardReentrantCall):
+        tv2.releaseFromLeg(spot_leg, 10, sender=keeper)
+    token.arm(spot_leg, spot_leg.pokeOracle.encode_input(), sender=admin)
+    with ape.reverts(spot_leg.ReentrancyGuardReentrantCall):
+        tv2.releaseFromLeg(spot_leg, 10, sender=keeper)
 
 
 # ------------------------------------------------------------------------------------------ property test
@@ -421,10 +434,10 @@ STEP = st.tuples(
 @example(steps=[("buy", 0.9, 0), ("wait", 1.0, 0), ("sell", 0.5, 0), ("move", 0.1, -300), ("sell", 1.0, 0)])
 @given(steps=st.lists(STEP, min_size=1, max_size=6))
 def test_marks__after_random_swaps_moves_and_failures__follow_the_rule_and_the_quotes(
-    chain, d, leg, tv, usdc, weth, feed, admin, keeper, stranger, arb, steps
+    chain, d, spot_leg, tv, stable, weth, feed, admin, keeper, stranger, arb, steps
 ):
     with isolated(chain):
-        tv.fundLeg(leg, 1_000_000 * USDC, sender=keeper)
+        tv.fundLeg(spot_leg, 1_000_000 * USDC, sender=keeper)
         for action, frac, bps in steps:
             if action == "move":
                 price = feed.latestRoundData().answer * (10_000 + bps) // 10_000
@@ -433,44 +446,50 @@ def test_marks__after_random_swaps_moves_and_failures__follow_the_rule_and_the_q
             elif action == "wait":
                 advance(chain, int(frac * 2 * MAX_AGE))
             elif action == "poke":
-                leg.pokeOracle(sender=stranger)
+                spot_leg.pokeOracle(sender=stranger)
             elif action == "release":
-                tv.releaseFromLeg(leg, int(frac * usdc.balanceOf(leg)), sender=keeper)
+                tv.releaseFromLeg(spot_leg, int(frac * stable.balanceOf(spot_leg)), sender=keeper)
             else:
                 buy = action == "buy"
-                amount = int(frac * (usdc.balanceOf(leg) if buy else weth.balanceOf(leg)))
+                amount = int(frac * (stable.balanceOf(spot_leg) if buy else weth.balanceOf(spot_leg)))
                 if amount < (10 if buy else 10**9):
                     continue
-                verdict, value = mirror_verdict(leg, feed, next_ts(chain))
+                verdict, value = mirror_verdict(spot_leg, feed, next_ts(chain))
                 q = quote_exact_input(d.spot, "usdc" if buy else "weth", amount)
                 if verdict != oracle.Verdict.Ok:
-                    with ape.reverts(getattr(leg, VERDICT_ERRORS[verdict])):
-                        tv.swap(leg, buy, amount, q.amount_out, deadline(chain), sender=keeper)
+                    with ape.reverts(getattr(spot_leg, VERDICT_ERRORS[verdict])):
+                        tv.swap(spot_leg, buy, amount, q.amount_out, deadline(chain), sender=keeper)
                 else:
-                    u, w = usdc.balanceOf(leg), weth.balanceOf(leg)
-                    tv.swap(leg, buy, amount, q.amount_out, deadline(chain), sender=keeper)
+                    u, w = stable.balanceOf(spot_leg), weth.balanceOf(spot_leg)
+                    tv.swap(spot_leg, buy, amount, q.amount_out, deadline(chain), sender=keeper)
                     r = tv.lastReport()
                     assert r.oraclePriceWad == value and r.isBuy == buy
                     if buy:
-                        assert (usdc.balanceOf(leg), weth.balanceOf(leg)) == (u - amount, w + q.amount_out)
+                        assert (stable.balanceOf(spot_leg), weth.balanceOf(spot_leg)) == (
+                            u - amount,
+                            w + q.amount_out,
+                        )
                         assert r.execPriceWad == ceil_div(amount * SCALE, q.amount_out)
                     else:
-                        assert (usdc.balanceOf(leg), weth.balanceOf(leg)) == (u + q.amount_out, w - amount)
+                        assert (stable.balanceOf(spot_leg), weth.balanceOf(spot_leg)) == (
+                            u + q.amount_out,
+                            w - amount,
+                        )
                         assert r.execPriceWad == q.amount_out * SCALE // amount
-            assert_marks(leg, usdc, weth, feed, chain)
+            assert_marks(spot_leg, stable, weth, feed, chain)
 
 
 # ------------------------------------------------------------------------------------------ gas
 
 
-def test_gas__swap__printed(leg, tv, weth, keeper, chain, d, feed, admin):
-    tv.fundLeg(leg, 100_000 * USDC, sender=keeper)
-    do_swap(chain, d, tv, leg, keeper, True, 50_000 * USDC)
+def test_gas__swap__printed(spot_leg, tv, weth, keeper, chain, d, feed, admin):
+    tv.fundLeg(spot_leg, 100_000 * USDC, sender=keeper)
+    do_swap(chain, d, tv, spot_leg, keeper, True, 50_000 * USDC)
     rows = {"swap buy (first WETH)": tv.lastGas()}
-    do_swap(chain, d, tv, leg, keeper, True, 10_000 * USDC)
+    do_swap(chain, d, tv, spot_leg, keeper, True, 10_000 * USDC)
     rows["swap buy"] = tv.lastGas()
     feed.updateAnswer(usd8(3001), sender=admin)
-    do_swap(chain, d, tv, leg, keeper, False, weth.balanceOf(leg) // 2)
+    do_swap(chain, d, tv, spot_leg, keeper, False, weth.balanceOf(spot_leg) // 2)
     rows["swap sell (new oracle round)"] = tv.lastGas()
     for name, gas in rows.items():
         print(f"gas  SpotLeg.{name:<36} {gas:>8,}")

@@ -18,8 +18,9 @@ import {OracleLib} from "../../libraries/OracleLib.sol";
 ///      - `_readOracle()` = `OracleLib.read`: the price for keeper actions; reverts on every failure.
 ///      - `oraclePriceWad()` = the validated value when `peek` says Ok now, else the last good value (the
 ///        breaker's reference, set at construction by a successful read, so it is always > 0). The
-///        `peek` runs in a self-staticcall under try/catch, so a feed that reverts, runs out of gas or
-///        returns garbage cannot make a view revert.
+///        `peek` runs in a self-staticcall under try/catch with at most `ORACLE_VIEW_GAS`, so a feed that
+///        reverts, runs out of gas or returns garbage cannot make a view revert (and costs it a bounded
+///        amount of gas).
 ///      Why the last good price and not a "conservative" min(last good, pool price): (1) the pool price
 ///      can be moved inside one transaction, so any NAV term built on it can be pushed by whoever trades
 ///      the pool (e.g. down, to mint shares cheaply); (2) the vault's legs are hedged against each
@@ -44,6 +45,11 @@ abstract contract KeelLegBase is IKeelLeg, IOracle, ReentrancyGuardTransient {
     uint32 private immutable _maxAgeSec;
     uint16 private immutable _maxDeviationBps;
     uint32 private immutable _cooldownSec;
+
+    /// @notice Most gas a view gives the feed check (`peekOracle` in a self-call): a Chainlink proxy's
+    ///         `latestRoundData` costs ~15-30k, so this is ample, and a feed that burns gas costs a view at
+    ///         most this much instead of 63/64 of what the caller has.
+    uint256 public constant ORACLE_VIEW_GAS = 200_000;
 
     IOracle.FeedState private _oracleState;
 
@@ -149,7 +155,7 @@ abstract contract KeelLegBase is IKeelLeg, IOracle, ReentrancyGuardTransient {
 
     /// @dev The leg's price for views (see ORACLE RULES). Never reverts.
     function _oraclePrice() internal view returns (uint256 priceWad, bool fresh) {
-        try this.peekOracle() returns (IOracle.Verdict verdict, int256 valueWad) {
+        try this.peekOracle{gas: ORACLE_VIEW_GAS}() returns (IOracle.Verdict verdict, int256 valueWad) {
             if (verdict == IOracle.Verdict.Ok) return (uint256(valueWad), true);
         } catch {}
         return (uint256(int256(_oracleState.lastGoodWad)), false);
