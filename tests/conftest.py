@@ -3,6 +3,10 @@
 Roles follow the Yearn convention: `gov` sets parameters, `keeper` runs strategy actions,
 `guardian` pauses and shuts down, `admin` manages roles, `treasury` receives fees, and
 `fish`/`whale`/`shark` are a small depositor, a large depositor and an attacker.
+
+Fixture names must be unique across the whole suite: ape's chain isolation keys fixtures by name, so a
+module fixture called `usdc` or `leg` (say) silently breaks the snapshots of every other module that
+uses the session fixture of that name (seen as LegMismatch in a full run, never in one file).
 """
 
 from __future__ import annotations
