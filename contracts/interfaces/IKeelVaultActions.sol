@@ -5,6 +5,7 @@ import {IRiskGuard} from "./IRiskGuard.sol";
 import {IInsuranceFund} from "./IInsuranceFund.sol";
 import {ISpotLeg} from "./ISpotLeg.sol";
 import {IPerpLeg} from "./IPerpLeg.sol";
+import {IOptionLeg} from "./IOptionLeg.sol";
 
 /// @title IKeelVaultActions
 /// @notice The vault's bounded keeper entry points: `rebalance` (spot swap, perp size change, margin
@@ -32,6 +33,25 @@ interface IKeelVaultActions {
         int256 perpMarginDeltaAssets;
     }
 
+    /// @notice One option trade through the option leg.
+    /// @param expectedNonce The vault's action nonce (a replayed or duplicate tx reverts StaleNonce).
+    /// @param deadline Unix seconds; later blocks revert.
+    /// @param seriesId The venue's series.
+    /// @param isBuy Buy (reduce a short / go long) or sell (reduce a long / write).
+    /// @param sizeWad Options, in ETH (wad).
+    /// @param limitAssets Max cost (premium + fee) of a buy, min proceeds (premium − fee) of a sell.
+    /// @param fundAssets Idle assets moved to the leg first (the buy's cost, or the sell's collateral);
+    ///        whatever the trade leaves in the leg comes back to the vault in the same call.
+    struct OptionTradeParams {
+        uint256 expectedNonce;
+        uint256 deadline;
+        uint256 seriesId;
+        bool isBuy;
+        uint256 sizeWad;
+        uint256 limitAssets;
+        uint256 fundAssets;
+    }
+
     // ------------------------------------------------------------------ errors
     /// @notice The action was built for another nonce (already executed, replayed or reordered).
     error StaleNonce(uint256 expected, uint256 actual);
@@ -48,7 +68,9 @@ interface IKeelVaultActions {
 
     // ------------------------------------------------------------------ events
     event RiskModulesSet(address indexed riskGuard, address indexed insuranceFund);
-    event StrategyLegsSet(address indexed spotLeg, address indexed perpLeg);
+    event StrategyLegsSet(address indexed spotLeg, address indexed perpLeg, address indexed optionLeg);
+    event OptionsTraded(uint256 indexed nonce, uint256 indexed seriesId, bool isBuy, uint256 sizeWad, int256 netDeltaWad);
+    event OptionsSettled(uint256 indexed nonce, uint256 indexed seriesId, uint256 paidAssets);
     /// @notice A rebalance went through; the book after it.
     event Rebalanced(uint256 indexed nonce, uint256 notionalAssets, int256 netDeltaWad, uint256 marginRatioWad);
     /// @notice PnL since the last report (net of deposits, withdrawals and insurance payments), the
@@ -67,6 +89,7 @@ interface IKeelVaultActions {
     function insuranceFund() external view returns (IInsuranceFund);
     function spotLeg() external view returns (ISpotLeg);
     function perpLeg() external view returns (IPerpLeg);
+    function optionLeg() external view returns (IOptionLeg);
     /// @notice Realised loss reported and not yet covered.
     function unreportedLoss() external view returns (uint256);
     /// @notice NAV at the last report, and deposits minus withdrawals (plus insurance payments) since.
@@ -87,6 +110,17 @@ interface IKeelVaultActions {
 
     /// @notice Realise the PnL since the last report: accrue fees, skim the insurance fund's share of a
     ///         profit (up to its target), or record a loss for `coverLoss`.
+    /// @notice Buy or sell options through the option leg, then RiskGuard's check (the premium's distance
+    ///         from mid counts as slippage; see IOptionLeg). Keeper only.
+    function tradeOptions(OptionTradeParams calldata p) external;
+
+    /// @notice Settle (if nobody has) and claim the option leg's position in an expired series; the
+    ///         payment comes back to the vault's idle assets. Not guard-checked: it only closes risk and
+    ///         must never be blocked. Keeper only.
+    function settleOptions(uint256 expectedNonce, uint256 seriesId, uint80 roundIdHint)
+        external
+        returns (uint256 paidAssets);
+
     function report(uint256 expectedNonce) external returns (int256 pnlAssets, uint256 skimmedAssets);
 
     /// @notice Draw the reported loss from the insurance fund (capped by the fund); the rest is borne
@@ -95,5 +129,5 @@ interface IKeelVaultActions {
 
     // ------------------------------------------------------------------ governance
     function setRiskModules(IRiskGuard guard, IInsuranceFund fund) external;
-    function setStrategyLegs(ISpotLeg spot, IPerpLeg perp) external;
+    function setStrategyLegs(ISpotLeg spot, IPerpLeg perp, IOptionLeg option) external;
 }

@@ -20,6 +20,7 @@ import {IRiskGuard} from "../interfaces/IRiskGuard.sol";
 import {IInsuranceFund} from "../interfaces/IInsuranceFund.sol";
 import {ISpotLeg} from "../interfaces/ISpotLeg.sol";
 import {IPerpLeg} from "../interfaces/IPerpLeg.sol";
+import {IOptionLeg} from "../interfaces/IOptionLeg.sol";
 import {FeeMath} from "../libraries/FeeMath.sol";
 
 /// @title KeelVault
@@ -103,6 +104,7 @@ contract KeelVault is
     IInsuranceFund private _insuranceFund;
     ISpotLeg private _spotLeg;
     IPerpLeg private _perpLeg;
+    IOptionLeg private _optionLeg;
     uint64 private _actionNonce;
     uint40 private _lastActionAt;
     uint256 private _navAtReport;
@@ -208,9 +210,7 @@ contract KeelVault is
         override
         nonReentrant
     {
-        if (receiver == address(0)) revert ZeroAddress("receiver");
-        if (assets == 0 || shares == 0) revert ZeroSharesOrAssets(assets, shares);
-        _accrueFees();
+        _beginFlow(receiver, assets, shares);
         _flowsSinceReport += SafeCast.toInt256(assets);
         super._deposit(caller, receiver, assets, shares);
     }
@@ -220,11 +220,16 @@ contract KeelVault is
         override
         nonReentrant
     {
+        _beginFlow(receiver, assets, shares);
+        _flowsSinceReport -= SafeCast.toInt256(assets);
+        super._withdraw(caller, receiver, owner, assets, shares);
+    }
+
+    /// @dev The checks and fee accrual before a deposit or a withdrawal.
+    function _beginFlow(address receiver, uint256 assets, uint256 shares) private {
         if (receiver == address(0)) revert ZeroAddress("receiver");
         if (assets == 0 || shares == 0) revert ZeroSharesOrAssets(assets, shares);
         _accrueFees();
-        _flowsSinceReport -= SafeCast.toInt256(assets);
-        super._withdraw(caller, receiver, owner, assets, shares);
     }
 
     // =================================================================== views
@@ -516,6 +521,7 @@ contract KeelVault is
         delete _legIndex[leg];
         if (leg == address(_spotLeg)) _spotLeg = ISpotLeg(address(0));
         if (leg == address(_perpLeg)) _perpLeg = IPerpLeg(address(0));
+        if (leg == address(_optionLeg)) _optionLeg = IOptionLeg(address(0));
         emit LegRemoved(leg);
     }
 
@@ -583,25 +589,20 @@ contract KeelVault is
 
     /// @inheritdoc IKeelVaultActions
     function rebalance(RebalanceParams calldata p) external nonReentrant onlyRole(KEEPER_ROLE) {
-        if (_shutdown) revert VaultShutdown();
-        if (block.timestamp > p.deadline) revert ActionDeadlineExpired(p.deadline, block.timestamp);
-        uint256 nonce = _useNonce(p.expectedNonce);
-        IRiskGuard guard = _riskGuard;
-        if (address(guard) == address(0)) revert ModuleNotSet("riskGuard");
-        IRiskGuard.BookState memory before = bookState();
-        uint256 last = _lastActionAt;
-        _lastActionAt = uint40(block.timestamp);
+        (uint256 nonce, IRiskGuard guard, IRiskGuard.BookState memory before, IRiskGuard.ActionInfo memory info) =
+            _beginAction(p.expectedNonce, p.deadline);
 
         IKeelLeg.ActionReport memory perpR;
         IKeelLeg.ActionReport memory spotR;
         IPerpLeg perp = _perpLeg;
+        if ((p.perpMarginDeltaAssets != 0 || p.perpSizeDeltaWad != 0)) _requireLeg(address(perp), "perpLeg");
         if (p.perpMarginDeltaAssets > 0) {
             uint256 m = uint256(p.perpMarginDeltaAssets);
-            _fund(address(_requireLeg(address(perp), "perpLeg")), m);
+            _fund(address(perp), m);
             perp.depositMargin(m);
         }
         if (p.perpSizeDeltaWad != 0) {
-            perpR = _requireLeg(address(perp), "perpLeg").trade(p.perpSizeDeltaWad, p.perpLimitPriceWad, p.deadline);
+            perpR = perp.trade(p.perpSizeDeltaWad, p.perpLimitPriceWad, p.deadline);
         }
         if (p.spotAmountIn != 0) {
             ISpotLeg spot = ISpotLeg(address(_requireLeg(address(_spotLeg), "spotLeg")));
@@ -611,14 +612,12 @@ contract KeelVault is
         }
         if (p.perpMarginDeltaAssets < 0) {
             uint256 m = uint256(-p.perpMarginDeltaAssets);
-            _requireLeg(address(perp), "perpLeg").withdrawMargin(m);
+            perp.withdrawMargin(m);
             perp.release(m);
         }
 
         IRiskGuard.BookState memory afterState = bookState();
-        IRiskGuard.ActionInfo memory info;
         info.notionalAssets = perpR.notionalAssets + spotR.notionalAssets;
-        info.lastActionAt = last;
         // each trade is checked at its own price; with no trade the book bounds are still checked
         if (spotR.oraclePriceWad != 0 || perpR.oraclePriceWad == 0) {
             _setTrade(info, spotR);
@@ -629,6 +628,35 @@ contract KeelVault is
             guard.checkAction(before, afterState, info);
         }
         emit Rebalanced(nonce, info.notionalAssets, afterState.netDeltaWad, afterState.marginRatioWad);
+    }
+
+    /// @inheritdoc IKeelVaultActions
+    function tradeOptions(OptionTradeParams calldata p) external nonReentrant onlyRole(KEEPER_ROLE) {
+        (uint256 nonce, IRiskGuard guard, IRiskGuard.BookState memory before, IRiskGuard.ActionInfo memory info) =
+            _beginAction(p.expectedNonce, p.deadline);
+        IOptionLeg leg = _requireOptionLeg();
+        if (p.fundAssets != 0) _fund(address(leg), p.fundAssets);
+        IKeelLeg.ActionReport memory r = leg.trade(p.seriesId, p.isBuy, p.sizeWad, p.limitAssets, p.deadline);
+        leg.release(type(uint256).max);
+        IRiskGuard.BookState memory afterState = bookState();
+        info.notionalAssets = r.notionalAssets;
+        _setTrade(info, r);
+        guard.checkAction(before, afterState, info);
+        emit OptionsTraded(nonce, p.seriesId, p.isBuy, p.sizeWad, afterState.netDeltaWad);
+    }
+
+    /// @inheritdoc IKeelVaultActions
+    function settleOptions(uint256 expectedNonce, uint256 seriesId, uint80 roundIdHint)
+        external
+        nonReentrant
+        onlyRole(KEEPER_ROLE)
+        returns (uint256 paidAssets)
+    {
+        uint256 nonce = _useNonce(expectedNonce);
+        IOptionLeg leg = _requireOptionLeg();
+        paidAssets = leg.settle(seriesId, roundIdHint);
+        leg.release(type(uint256).max);
+        emit OptionsSettled(nonce, seriesId, paidAssets);
     }
 
     /// @inheritdoc IKeelVaultActions
@@ -691,12 +719,18 @@ contract KeelVault is
     }
 
     /// @inheritdoc IKeelVaultActions
-    function setStrategyLegs(ISpotLeg spot, IPerpLeg perp) external nonReentrant onlyRole(GOVERNANCE_ROLE) {
-        if (address(spot) != address(0) && !isLeg(address(spot))) revert NotARegisteredLeg(address(spot));
-        if (address(perp) != address(0) && !isLeg(address(perp))) revert NotARegisteredLeg(address(perp));
+    function setStrategyLegs(ISpotLeg spot, IPerpLeg perp, IOptionLeg option)
+        external
+        nonReentrant
+        onlyRole(GOVERNANCE_ROLE)
+    {
+        _checkLeg(address(spot));
+        _checkLeg(address(perp));
+        _checkLeg(address(option));
         _spotLeg = spot;
         _perpLeg = perp;
-        emit StrategyLegsSet(address(spot), address(perp));
+        _optionLeg = option;
+        emit StrategyLegsSet(address(spot), address(perp), address(option));
     }
 
     /// @inheritdoc IKeelVaultActions
@@ -709,6 +743,7 @@ contract KeelVault is
         state.marginRatioWad = address(perp) == address(0) ? type(uint256).max : perp.marginRatioWad();
         if (address(perp) != address(0)) state.grossExposureAssets += perp.grossExposure();
         if (address(_spotLeg) != address(0)) state.grossExposureAssets += _spotLeg.grossExposure();
+        if (address(_optionLeg) != address(0)) state.grossExposureAssets += _optionLeg.grossExposure();
         state.navAssets = totalAssets();
     }
 
@@ -751,6 +786,10 @@ contract KeelVault is
         return _perpLeg;
     }
 
+    function optionLeg() external view returns (IOptionLeg) {
+        return _optionLeg;
+    }
+
     function unreportedLoss() external view returns (uint256) {
         return _unreportedLoss;
     }
@@ -759,11 +798,40 @@ contract KeelVault is
         return (_navAtReport, _flowsSinceReport);
     }
 
+    /// @dev The common start of a guarded keeper action: not shut down, before the deadline, nonce
+    ///         consumed, guard set; the book before the action and the previous action's time.
+    function _beginAction(uint256 expectedNonce, uint256 deadline)
+        private
+        returns (
+            uint256 nonce,
+            IRiskGuard guard,
+            IRiskGuard.BookState memory before,
+            IRiskGuard.ActionInfo memory info
+        )
+    {
+        if (_shutdown) revert VaultShutdown();
+        if (block.timestamp > deadline) revert ActionDeadlineExpired(deadline, block.timestamp);
+        nonce = _useNonce(expectedNonce);
+        guard = _riskGuard;
+        if (address(guard) == address(0)) revert ModuleNotSet("riskGuard");
+        before = bookState();
+        info.lastActionAt = _lastActionAt;
+        _lastActionAt = uint40(block.timestamp);
+    }
+
     /// @dev Checks and consumes the action nonce; returns the nonce used.
     function _useNonce(uint256 expected) private returns (uint256 nonce) {
         nonce = _actionNonce;
         if (expected != nonce) revert StaleNonce(expected, nonce);
         _actionNonce = uint64(nonce + 1);
+    }
+
+    function _checkLeg(address leg) private view {
+        if (leg != address(0) && !isLeg(leg)) revert NotARegisteredLeg(leg);
+    }
+
+    function _requireOptionLeg() private view returns (IOptionLeg) {
+        return IOptionLeg(address(_requireLeg(address(_optionLeg), "optionLeg")));
     }
 
     function _requireLeg(address leg, string memory name) private pure returns (IPerpLeg) {

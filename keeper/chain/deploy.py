@@ -7,8 +7,11 @@
 - the real Uniswap V3 from its npm artifacts with a USDC/WETH pool at the oracle price and full-range
   liquidity (`keeper.chain.univ3`);
 - the PerpMarket (linear USDC-margined perp on the spot and funding feeds) with a seeded house pool;
-- the KeelVault, its RiskGuard and its InsuranceFund (deployed side by side; the vault's keeper entry
-  points that consult the guard and draw on the fund are not wired in yet).
+- the option venue: OptionPricer (Black-76), OptionOracle (spot + IV feeds through OracleLib) and the
+  OptionMarket with a seeded LP pool; `list_series` lists strikes/expiries (governance);
+- the KeelVault with its RiskGuard and InsuranceFund, and its three legs (SpotLeg through the Uniswap
+  router, PerpLeg at the PerpMarket, OptionLeg at the OptionMarket), registered (`addLeg`) and wired
+  (`setStrategyLegs`, `setRiskModules`): the vault is ready for keeper actions.
 
 `Deployment` is the JSON-serialisable record (addresses, roles, parameters) written to
 ``out/deployment.json`` by ``scripts/deploy.py``; `load_deployment` reads it back and refuses a file
@@ -84,6 +87,19 @@ class LocalConfig(BaseModel):
         margin_trigger_wad=2 * WAD,
     )
     guard_hard_max_notional_usdc: int = Field(50_000_000 * USDC, gt=0)
+    # the option venue
+    option_iv_spread: float = Field(0.02, ge=0, le=0.2)
+    option_min_vol: float = Field(0.05, ge=0.01, le=1)
+    option_fee_bps: int = Field(10, ge=0, le=500)
+    option_settlement_window_sec: int = Field(3600, ge=300, le=86_400)
+    option_lp_usdc: int = Field(5_000_000 * USDC, ge=0)
+    option_oracle_max_age_sec: int = Field(2 * 86_400, ge=60, le=2 * 86_400)
+    option_oracle_max_deviation_bps: int = Field(5_000, ge=1, le=10_000)
+    option_oracle_cooldown_sec: int = Field(900, ge=0, le=86_400)
+    # OracleLib bounds of the vault's legs on the ETH/USD feed
+    leg_oracle_max_age_sec: int = Field(2 * 86_400, ge=60, le=2 * 86_400)
+    leg_oracle_max_deviation_bps: int = Field(2_000, ge=1, le=10_000)
+    leg_oracle_cooldown_sec: int = Field(900, ge=0, le=86_400)
 
 
 class Feeds(BaseModel):
@@ -107,9 +123,15 @@ class Deployment(BaseModel):
     feeds: Feeds
     spot: SpotMarket
     perp_market: str
+    option_market: str
+    option_oracle: str
+    option_pricer: str
     vault: str
     risk_guard: str
     insurance_fund: str
+    spot_leg: str
+    perp_leg: str
+    option_leg: str
     config: LocalConfig
 
     def write(self, path: Path) -> Path:
@@ -209,6 +231,48 @@ def deploy_local(roles: dict[str, Account], config: LocalConfig | None = None) -
         ),
     )
 
+    pricer = admin.deploy(project.OptionPricer)
+    option_oracle = admin.deploy(
+        project.OptionOracle,
+        admin,
+        cfg.admin_delay_sec,
+        gov,
+        eth_usd,
+        eth_iv,
+        (cfg.option_oracle_max_age_sec, cfg.option_oracle_max_deviation_bps, cfg.option_oracle_cooldown_sec),
+        (cfg.option_oracle_max_age_sec, cfg.option_oracle_max_deviation_bps, cfg.option_oracle_cooldown_sec),
+    )
+    options = admin.deploy(
+        project.OptionMarket,
+        usdc,
+        pricer,
+        option_oracle,
+        admin,
+        cfg.admin_delay_sec,
+        gov,
+        (
+            round(cfg.option_iv_spread * WAD),
+            round(cfg.option_min_vol * WAD),
+            cfg.option_fee_bps,
+            cfg.option_settlement_window_sec,
+        ),
+    )
+    if cfg.option_lp_usdc:
+        usdc.mint(gov, cfg.option_lp_usdc, sender=admin)
+        usdc.approve(options, cfg.option_lp_usdc, sender=gov)
+        options.depositLiquidity(cfg.option_lp_usdc, 0, sender=gov)
+
+    leg_oracle = (cfg.leg_oracle_max_age_sec, cfg.leg_oracle_max_deviation_bps, cfg.leg_oracle_cooldown_sec)
+    spot_leg = admin.deploy(
+        project.SpotLeg, vault, usdc, spot.weth, spot.router, spot.fee, eth_usd, *leg_oracle
+    )
+    perp_leg = admin.deploy(project.PerpLeg, vault, usdc, perp, *leg_oracle)
+    option_leg = admin.deploy(project.OptionLeg, vault, usdc, options, *leg_oracle)
+    for leg in (spot_leg, perp_leg, option_leg):
+        vault.addLeg(leg, sender=gov)
+    vault.setStrategyLegs(spot_leg, perp_leg, option_leg, sender=gov)
+    vault.setRiskModules(guard, fund, sender=gov)
+
     return Deployment(
         chain_id=chain.chain_id,
         block=chain.blocks.head.number,
@@ -219,8 +283,41 @@ def deploy_local(roles: dict[str, Account], config: LocalConfig | None = None) -
         ),
         spot=spot,
         perp_market=str(perp.address),
+        option_market=str(options.address),
+        option_oracle=str(option_oracle.address),
+        option_pricer=str(pricer.address),
         vault=str(vault.address),
         risk_guard=str(guard.address),
         insurance_fund=str(fund.address),
+        spot_leg=str(spot_leg.address),
+        perp_leg=str(perp_leg.address),
+        option_leg=str(option_leg.address),
         config=cfg,
     )
+
+
+def list_series(
+    market: Contract,
+    governance: Account,
+    expiry: int,
+    strikes_usd: list[float],
+    *,
+    calls: bool = True,
+    puts: bool = True,
+    call_cap_fraction: float = 1.0,
+) -> list[int]:
+    """List calls and/or puts on `strikes_usd` expiring at `expiry` (unix seconds); return the series ids.
+
+    A call's payout cap is `call_cap_fraction` × its strike (the venue's calls are capped spreads).
+    A series listed already makes the venue revert SeriesAlreadyListed.
+    """
+    ids: list[int] = []
+    for strike in strikes_usd:
+        k = round(strike * WAD)
+        for is_call in (True, False):
+            if (is_call and not calls) or (not is_call and not puts):
+                continue
+            cap = round(strike * call_cap_fraction * WAD) if is_call else 0
+            market.listSeries(is_call, k, cap, expiry, sender=governance)
+            ids.append(market.seriesCount() - 1)
+    return ids

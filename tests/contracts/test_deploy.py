@@ -36,6 +36,16 @@ def test_deploy_local__with_defaults__wires_every_contract_as_recorded(deploymen
     assert fund.vault() == d.vault and fund.asset() == d.usdc
     guard = project.RiskGuard.at(d.risk_guard)
     assert tuple(guard.params()) == d.config.guard.as_tuple()
+    # the legs are registered and wired, the guard and the fund are the vault's modules
+    assert [str(a) for a in vault.legs()] == [d.spot_leg, d.perp_leg, d.option_leg]
+    assert (vault.spotLeg(), vault.perpLeg(), vault.optionLeg()) == (d.spot_leg, d.perp_leg, d.option_leg)
+    assert (vault.riskGuard(), vault.insuranceFund()) == (d.risk_guard, d.insurance_fund)
+    assert project.PerpLeg.at(d.perp_leg).market() == d.perp_market
+    assert project.OptionLeg.at(d.option_leg).market() == d.option_market
+    options = project.OptionMarket.at(d.option_market)
+    assert options.oracle() == d.option_oracle and options.pricer() == d.option_pricer
+    assert options.poolFreeUsdc() == d.config.option_lp_usdc
+    assert project.OptionLeg.at(d.option_leg).oracleConfig().feed == d.feeds.eth_usd
 
 
 def test_load_deployment__round_trip__equals_the_record(deployment, tmp_path):

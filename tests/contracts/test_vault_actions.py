@@ -36,18 +36,14 @@ class Book:
 
 @pytest.fixture(scope="module")
 def book(project, admin, gov, keeper, guardian, treasury, whale) -> Book:
-    d = deploy_market(admin, gov, keeper, guardian, treasury, pool_liquidity_usd=20_000_000.0)
+    d = deploy_market(
+        admin, gov, keeper, guardian, treasury, pool_liquidity_usd=20_000_000.0,
+        leg_oracle_max_age_sec=MAX_AGE, leg_oracle_max_deviation_bps=MAX_DEV_BPS, leg_oracle_cooldown_sec=COOLDOWN,
+    )  # fmt: skip
     vault = project.KeelVault.at(d.vault)
     usdc = project.MockUSDC.at(d.usdc)
-    spot = admin.deploy(
-        project.SpotLeg, vault, usdc, d.spot.weth, d.spot.router, d.spot.fee, d.feeds.eth_usd,
-        MAX_AGE, MAX_DEV_BPS, COOLDOWN,
-    )  # fmt: skip
-    perp = admin.deploy(project.PerpLeg, vault, usdc, d.perp_market, MAX_AGE, MAX_DEV_BPS, COOLDOWN)
-    vault.addLeg(spot, sender=gov)
-    vault.addLeg(perp, sender=gov)
-    vault.setStrategyLegs(spot, perp, sender=gov)
-    vault.setRiskModules(d.risk_guard, d.insurance_fund, sender=gov)
+    spot = project.SpotLeg.at(d.spot_leg)
+    perp = project.PerpLeg.at(d.perp_leg)
     usdc.mint(whale, 10 * DEPOSIT, sender=admin)
     usdc.approve(vault, UINT_MAX, sender=whale)
     vault.deposit(DEPOSIT, whale, sender=whale)
@@ -250,4 +246,83 @@ def test_setStrategyLegs__with_an_unregistered_leg__reverts(book, project, admin
         project.PerpLeg, book.vault, book.usdc, book.d.perp_market, MAX_AGE, MAX_DEV_BPS, COOLDOWN
     )
     with ape.reverts(book.vault.NotARegisteredLeg, leg=stray):
-        book.vault.setStrategyLegs(book.spot, stray, sender=gov)
+        book.vault.setStrategyLegs(book.spot, stray, book.d.option_leg, sender=gov)
+
+
+def option_series(book: Book, project, chain, gov, days: int = 7, is_call: bool = True) -> tuple[Any, int]:
+    """List an ATM-ish series `days` out at the venue; return (market, series id)."""
+    from keeper.chain.deploy import list_series
+
+    market = project.OptionMarket.at(book.d.option_market)
+    expiry = chain.blocks.head.timestamp + days * 86_400
+    (sid,) = list_series(market, gov, expiry, [3_000.0], calls=is_call, puts=not is_call)
+    return market, sid
+
+
+def option_params(book: Book, chain, sid: int, **kw) -> tuple:
+    p = {
+        "expectedNonce": book.vault.actionNonce(),
+        "deadline": chain.blocks.head.timestamp + 600,
+        "seriesId": sid,
+        "isBuy": False,
+        "sizeWad": 5 * WAD,
+        "limitAssets": 0,
+        "fundAssets": 0,
+    } | kw
+    return tuple(p.values())
+
+
+def test_tradeOptions__selling_calls__posts_collateral_keeps_premium_and_reconciles_nav(
+    book, project, chain, gov, keeper
+):
+    market, sid = option_series(book, project, chain, gov)
+    leg = project.OptionLeg.at(book.d.option_leg)
+    premium, fee = market.quote(sid, False, 5 * WAD)
+    collateral = market.collateralRequiredUsdc(sid, 5 * WAD)
+    idle_before = book.vault.idleAssets()
+    tx = book.vault.tradeOptions(
+        option_params(book, chain, sid, limitAssets=(premium - fee) * 99 // 100, fundAssets=collateral),
+        sender=keeper,
+    )
+    assert market.position(leg, sid) == (-5 * WAD, collateral)
+    # the collateral less the net premium left the vault; nothing stays in the leg
+    assert book.usdc.balanceOf(leg) == 0
+    (traded,) = tx.events.filter(leg.OptionTraded)
+    assert traded.premiumAssets - traded.feeAssets >= (premium - fee) * 99 // 100
+    assert book.vault.idleAssets() == idle_before - collateral + traded.premiumAssets - traded.feeAssets
+    # a short call has negative delta, counted in the vault's book
+    assert leg.delta() < 0
+    assert book.vault.bookState().netDeltaWad == leg.delta() + book.spot.delta() + book.perp.delta()
+    # NAV = idle + Σ legs to the unit
+    legs = sum(project.IHedgeLeg.at(x).value() for x in book.vault.legs())
+    assert book.vault.totalAssets() == book.vault.idleAssets() + legs
+    (ev,) = tx.events.filter(book.vault.OptionsTraded)
+    assert ev.seriesId == sid and not ev.isBuy and ev.sizeWad == 5 * WAD
+    # the same nonce again: StaleNonce
+    with ape.reverts(book.vault.StaleNonce):
+        book.vault.tradeOptions(
+            option_params(book, chain, sid, expectedNonce=book.vault.actionNonce() - 1), sender=keeper
+        )
+
+
+def test_settleOptions__after_expiry__claims_the_payout_back_to_idle(book, project, chain, admin, gov, keeper):
+    market, sid = option_series(book, project, chain, gov, days=1, is_call=False)
+    leg = project.OptionLeg.at(book.d.option_leg)
+    premium, fee = market.quote(sid, True, 2 * WAD)
+    book.vault.tradeOptions(
+        option_params(book, chain, sid, isBuy=True, sizeWad=2 * WAD, limitAssets=premium + fee,
+                      fundAssets=premium + fee),
+        sender=keeper,
+    )  # fmt: skip
+    assert market.position(leg, sid)[0] == 2 * WAD
+    # ETH falls to 2,800 and the put expires 200 in the money
+    advance(chain, 86_400 + 1)
+    book.feed.updateAnswer(usd8(2_800), sender=admin)
+    idle_before = book.vault.idleAssets()
+    tx = book.vault.settleOptions(book.vault.actionNonce(), sid, 0, sender=keeper)
+    assert market.series(sid).settlementPriceWad == 2_800 * WAD
+    paid = 2 * 200 * USDC
+    assert book.vault.idleAssets() == idle_before + paid
+    assert market.position(leg, sid) == (0, 0) and leg.value() == 0
+    (ev,) = tx.events.filter(book.vault.OptionsSettled)
+    assert ev.seriesId == sid and ev.paidAssets == paid
