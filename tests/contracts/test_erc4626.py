@@ -40,6 +40,8 @@ def _supply_at(pre: tuple[int, int, int, int], timestamp: int) -> int:
     from the state read before the transaction."""
     a, s, last, hwm = pre
     return s + quote_fees(a, s, timestamp - last, 150, 1500, hwm).fee_shares
+
+
 share_amounts = st.integers(min_value=0, max_value=10**15 * SHARE)
 
 

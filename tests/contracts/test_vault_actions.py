@@ -38,7 +38,8 @@ class Book:
 def book(project, admin, gov, keeper, guardian, treasury, whale) -> Book:
     d = deploy_market(
         admin, gov, keeper, guardian, treasury, pool_liquidity_usd=20_000_000.0,
-        leg_oracle_max_age_sec=MAX_AGE, leg_oracle_max_deviation_bps=MAX_DEV_BPS, leg_oracle_cooldown_sec=COOLDOWN,
+        leg_oracle_max_age_sec=MAX_AGE, leg_oracle_max_deviation_bps=MAX_DEV_BPS,
+        leg_oracle_cooldown_sec=COOLDOWN,
     )  # fmt: skip
     vault = project.KeelVault.at(d.vault)
     usdc = project.MockUSDC.at(d.usdc)
@@ -305,7 +306,9 @@ def test_tradeOptions__selling_calls__posts_collateral_keeps_premium_and_reconci
         )
 
 
-def test_settleOptions__after_expiry__claims_the_payout_back_to_idle(book, project, chain, admin, gov, keeper):
+def test_settleOptions__after_expiry__claims_the_payout_back_to_idle(
+    book, project, chain, admin, gov, keeper
+):
     market, sid = option_series(book, project, chain, gov, days=1, is_call=False)
     leg = project.OptionLeg.at(book.d.option_leg)
     premium, fee = market.quote(sid, True, 2 * WAD)
