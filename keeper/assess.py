@@ -1,0 +1,91 @@
+"""Snapshot → risk: the book a `Snapshot` describes, as `keeper.risk` models, and its `RiskReport`.
+
+Pure (no I/O). The venue's calls are capped (payout min(max(S − K, 0), C)): each is modelled exactly as
+a long call at K and a short call at K + C. Options are marked at the IV feed's value (no spread), spot
+at the validated oracle price (the last good price when the read failed), time to expiry from the
+snapshot's block time.
+"""
+
+from __future__ import annotations
+
+from keeper.positions import MarketState, OptionPosition, PerpPosition, Portfolio, SpotPosition
+from keeper.risk import RiskReport, ScenarioConfig, risk_report
+from keeper.snapshot import Snapshot
+
+WAD = 10**18
+YEAR_SEC = 365 * 86_400
+MIN_IV = 0.01
+
+
+def mark_price_usd(snap: Snapshot) -> float:
+    """The spot price used for marking: the oracle value when valid, else the spot leg's last good
+    price, else the perp entry (never 0)."""
+    if snap.spot_oracle.ok:
+        return snap.spot_oracle.value_wad / WAD
+    st = snap.spot_oracle.state
+    if st is not None and st.last_good_wad > 0:
+        return st.last_good_wad / WAD
+    return max(snap.perp.entry_price_wad / WAD, 1.0)
+
+
+def implied_vol(snap: Snapshot) -> float:
+    iv = snap.iv_oracle.value_wad / WAD if snap.iv_oracle.value_wad > 0 else 0.0
+    if iv <= 0 and snap.iv_oracle.state is not None:
+        iv = snap.iv_oracle.state.last_good_wad / WAD
+    return max(iv, MIN_IV)
+
+
+def option_positions(snap: Snapshot) -> tuple[OptionPosition, ...]:
+    """The leg's unsettled positions as risk-model options (a capped call is two of them)."""
+    iv = implied_vol(snap)
+    out: list[OptionPosition] = []
+    for s in snap.options.positions:
+        if s.size_wad == 0 or s.settled:
+            continue
+        size = s.size_wad / WAD
+        tau = max(0, s.expiry - snap.timestamp) / YEAR_SEC
+        out.append(
+            OptionPosition(kind=s.kind, strike_usd=s.strike_wad / WAD, expiry_years=tau, size_eth=size, iv=iv)
+        )
+        if s.is_call:
+            out.append(
+                OptionPosition(
+                    kind="call",
+                    strike_usd=(s.strike_wad + s.cap_wad) / WAD,
+                    expiry_years=tau,
+                    size_eth=-size,
+                    iv=iv,
+                )
+            )
+    return tuple(out)
+
+
+def portfolio(snap: Snapshot) -> tuple[Portfolio, MarketState]:
+    """The vault's book (USD, ETH) and the market it is marked at."""
+    spot = mark_price_usd(snap)
+    scale = snap.asset_scale
+    p = snap.perp
+    perp = None
+    if p.size_wad != 0 or p.margin_assets > 0:
+        perp = PerpPosition(
+            size_eth=p.size_wad / WAD,
+            entry_price_usd=p.entry_price_wad / WAD if p.entry_price_wad > 0 else spot,
+            margin_usd=max(p.margin_assets, 0) / scale,
+            funding_accrued_usd=p.pending_funding_assets / scale,
+            imr=p.imr_wad / WAD,
+            mmr=min(p.mmr_wad, p.imr_wad) / WAD,
+        )
+    idle = (snap.vault.idle_assets + snap.spot.cash_assets + p.leg_cash_assets) / scale
+    book = Portfolio(
+        spot=SpotPosition(size_eth=snap.spot.weth_wad / WAD),
+        perp=perp,
+        options=option_positions(snap),
+        idle_usd=idle,
+    )
+    return book, MarketState(spot_usd=spot)
+
+
+def assess(snap: Snapshot, scenarios: ScenarioConfig | None = None) -> RiskReport:
+    """The snapshot's risk report (Greeks, perp margin and liquidation distance, scenario loss)."""
+    book, market = portfolio(snap)
+    return risk_report(book, market, scenarios)
