@@ -95,7 +95,8 @@ class PolicyConfig(BaseModel):
     )
     option_min_size_eth: float = Field(0.1, ge=0)
     # execution
-    slippage_bps: int = Field(30, ge=1, le=1_000)
+    slippage_bps: int = Field(40, ge=1, le=1_000)
+    max_price_impact_bps: int = Field(25, ge=1, le=1_000, description="pool impact budget per spot trade")
     pool_deviation_bps: int = Field(20, ge=0, le=1_000, description="skip spot trades when the pool is off")
     deadline_sec: int = Field(600, ge=30, le=86_400)
     # schedules
@@ -537,10 +538,27 @@ def _rebalance(
         margin_extra = 0.0
         if reasons and reasons[-1] != "free liquidity for queued redemptions":
             reasons.pop()
-    d_perp = -d_spot  # the basis is delta neutral
+    # the pool's depth: the average price moves by ≈ amount / virtual reserve (constant product)
+    impact = config.max_price_impact_bps / BPS
+    if d_spot > 0 and snap.spot.pool_asset_reserve > 0:
+        max_buy = impact * snap.spot.pool_asset_reserve / scale / price
+        if d_spot > max_buy:
+            margin_extra *= max_buy / d_spot
+            d_spot = max_buy
+            figures["capped_by_pool_depth"] = 1.0
+    elif d_spot < 0 and snap.spot.pool_eth_reserve_wad > 0:
+        d_spot = max(d_spot, -impact * snap.spot.pool_eth_reserve_wad / WAD)
+    # the basis is delta neutral: short what the swap delivers (the pool fee and half the impact less)
+    if d_spot > 0:
+        got = d_spot * (1 - _spot_cost(snap))
+        if snap.spot.pool_asset_reserve > 0:
+            got *= 1 - d_spot * price * scale / snap.spot.pool_asset_reserve
+        d_perp = -got
+    else:
+        d_perp = -d_spot
 
     # -------- delta hedge to the band edge
-    net_after_basis = risk.greeks.net_delta_eth + d_spot * (1 - _spot_cost(snap)) + d_perp
+    net_after_basis = risk.greeks.net_delta_eth  # the basis change itself is delta neutral
     half = band_half_width_eth(snap, risk, config)
     figures |= {"net_delta_eth": risk.greeks.net_delta_eth, "band_half_width_eth": half}
     hedge = 0.0

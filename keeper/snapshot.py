@@ -84,6 +84,8 @@ class SpotHolding(BaseModel):
     pool: str
     pool_fee: int
     pool_price_wad: int
+    pool_asset_reserve: int = Field(0, ge=0, description="virtual asset reserve at the current price (L·√P)")
+    pool_eth_reserve_wad: int = Field(0, ge=0, description="virtual WETH reserve at the current price (L/√P)")
 
 
 class OptionSeries(BaseModel):

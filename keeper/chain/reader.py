@@ -187,18 +187,26 @@ def _reading(
     )
 
 
-def _pool_price_wad(p: _Pinned, pool: str, weth: str, asset_decimals: int) -> int:
-    sqrt_price = p.call(pool, "slot0()", ["uint160", "int24", "uint16", "uint16", "uint16", "uint8", "bool"])[
-        0
-    ]
+SLOT0 = ["uint160", "int24", "uint16", "uint16", "uint16", "uint8", "bool"]
+
+
+def _pool_state(p: _Pinned, pool: str, weth: str, asset_decimals: int) -> tuple[int, int, int]:
+    """(price USD per ETH in wad, virtual asset reserve, virtual WETH reserve) of the pool now."""
+    sqrt_price = p.call(pool, "slot0()", SLOT0)[0]
+    liquidity = p.call(pool, "liquidity()", ["uint128"])
     token0 = _addr(p.call(pool, "token0()", ["address"]))
-    q192 = 2**192
-    # raw price = token1 per token0 = sqrtP² / 2^192
-    if token0 == _addr(weth):  # asset units per wei → USD per ETH (wad)
-        return sqrt_price * sqrt_price * 10**18 * 10**18 // (q192 * 10**asset_decimals)
     if sqrt_price == 0:
-        return 0
-    return q192 * 10**18 * 10**18 // (sqrt_price * sqrt_price * 10**asset_decimals)
+        return 0, 0, 0
+    q96 = 2**96
+    q192 = 2**192
+    # raw price = token1 per token0 = sqrtP² / 2^192; virtual reserves x = L/√P (token0), y = L·√P (token1)
+    reserve0 = liquidity * q96 // sqrt_price
+    reserve1 = liquidity * sqrt_price // q96
+    if token0 == _addr(weth):  # asset units per wei → USD per ETH (wad)
+        price = sqrt_price * sqrt_price * 10**18 * 10**18 // (q192 * 10**asset_decimals)
+        return price, reserve1, reserve0
+    price = q192 * 10**18 * 10**18 // (sqrt_price * sqrt_price * 10**asset_decimals)
+    return price, reserve0, reserve1
 
 
 def _series(p: _Pinned, market: str, sid: int, leg: str | None) -> OptionSeries:
@@ -324,6 +332,7 @@ def read_snapshot(
     pool_fee = p.call(spot_leg, "poolFee()", ["uint24"])
     factory = _addr(p.call(router, "factory()", ["address"]))
     pool = _addr(p.call(factory, "getPool(address,address,uint24)", ["address"], vs.asset, weth, pool_fee))
+    pool_price, asset_reserve, eth_reserve = _pool_state(p, pool, weth, vs.asset_decimals)
     spot = SpotHolding(
         leg=spot_leg,
         weth_wad=p.call(weth, "balanceOf(address)", ["uint256"], spot_leg),
@@ -331,7 +340,9 @@ def read_snapshot(
         value_assets=p.call(spot_leg, "value()", ["uint256"]),
         pool=pool,
         pool_fee=pool_fee,
-        pool_price_wad=_pool_price_wad(p, pool, weth, vs.asset_decimals),
+        pool_price_wad=pool_price,
+        pool_asset_reserve=asset_reserve,
+        pool_eth_reserve_wad=eth_reserve,
     )
 
     # ---- perp leg
