@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -10,8 +13,14 @@ from rich.table import Table
 from web3 import Web3
 
 from keeper import __version__
-from keeper.chain.reader import ChainReadError, read_vault
+from keeper.assess import assess
+from keeper.chain.actions import label
+from keeper.chain.reader import ChainReadError, read_snapshot, read_vault
 from keeper.models import VaultState
+from keeper.risk import RiskReport
+from keeper.snapshot import Snapshot
+
+WAD = 10**18
 
 
 def _fail(message: str) -> None:
@@ -49,7 +58,7 @@ def render_status(state: VaultState) -> Table:
 @click.group()
 @click.version_option(__version__, prog_name="keeper")
 def main() -> None:
-    """Keel keeper: reads the vault and (in later releases) keeps it inside its risk limits."""
+    """Keel keeper: reads the vault, decides and keeps it inside its risk limits."""
 
 
 @main.command()
@@ -70,6 +79,198 @@ def status(rpc_url: str, vault_address: str, block: int | None, as_json: bool) -
         click.echo(state.model_dump_json(indent=2))
     else:
         Console().print(render_status(state))
+
+
+# =====================================================================================================
+# the full snapshot: status, risk, plan, run
+# =====================================================================================================
+
+
+def _connect(config_path: str | None, rpc_url: str | None, vault: str | None) -> tuple[Any, Web3, str]:
+    """(config or None, web3, vault address) from --config and/or --rpc-url/--vault."""
+    from keeper.config import ConfigError, load_config
+
+    cfg = None
+    if config_path is not None:
+        overrides = {k: v for k, v in (("rpc_url", rpc_url), ("vault", vault)) if v is not None}
+        try:
+            cfg = load_config(Path(config_path), **overrides)
+        except ConfigError as exc:
+            _fail(f"config: {exc}")
+        rpc_url, vault = cfg.rpc_url, cfg.vault
+    if rpc_url is None:
+        _fail("--rpc-url (or KEEL_RPC_URL, or --config) is required")
+    if vault is None or not Web3.is_address(vault):
+        _fail(f"--vault: {vault!r} is not an address")
+    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 10}))
+    return cfg, w3, Web3.to_checksum_address(vault)
+
+
+def _snapshot(w3: Web3, vault: str, block: int | None) -> Snapshot:
+    try:
+        return read_snapshot(w3, vault, block)
+    except ChainReadError as exc:
+        _fail(str(exc))
+    except Exception as exc:
+        _fail(f"cannot read the vault: {str(exc).splitlines()[0]}")
+    raise AssertionError("unreachable")
+
+
+_COMMON = [
+    click.option(
+        "--config", "config_path", type=click.Path(dir_okay=False), default=None, help="Keeper YAML."
+    ),
+    click.option(
+        "--rpc-url", envvar="KEEL_RPC_URL", default=None, help="JSON-RPC endpoint (env KEEL_RPC_URL)."
+    ),
+    click.option("--vault", "vault_address", envvar="KEEL_VAULT", default=None, help="KeelVault address."),
+    click.option(
+        "--block", type=click.IntRange(min=0), default=None, help="Block to read (default: latest)."
+    ),
+]
+
+
+def _common(f: Any) -> Any:
+    for opt in reversed(_COMMON):
+        f = opt(f)
+    return f
+
+
+def render_book(snap: Snapshot, risk: RiskReport) -> Table:
+    t = Table(title=f"Keel vault {snap.vault.address} at block {snap.block}", show_header=False)
+    t.add_column("field", style="bold")
+    t.add_column("value", justify="right")
+    u = snap.usd
+    g = risk.greeks
+    rows = [
+        ("NAV / share price", f"{u(snap.book.nav_assets):,.2f} / {snap.vault.share_price:.6f}"),
+        ("idle / liquid", f"{u(snap.vault.idle_assets):,.2f} / {u(snap.vault.liquid_assets):,.2f}"),
+        ("spot leg", f"{snap.spot.weth_wad / WAD:,.4f} ETH = {u(snap.spot.value_assets):,.2f}"),
+        ("perp leg", f"{snap.perp.size_wad / WAD:,.4f} ETH, equity {u(snap.perp.equity_assets):,.2f}"),
+        ("option leg", f"{len(snap.options.positions)} positions = {u(snap.options.value_assets):,.2f}"),
+        ("net delta", f"{g.net_delta_eth:+.4f} ETH ({g.net_delta_usd:+,.0f} USD)"),
+        (
+            "gamma / vega / theta",
+            f"{g.gamma_usd_per_1pct:+,.1f} $/1% · {g.vega_usd_per_vol_point:+,.1f} $/vol pt · "
+            f"{g.theta_usd_per_day:+,.1f} $/day",
+        ),
+        ("margin ratio", "—" if risk.perp_margin_ratio is None else f"{risk.perp_margin_ratio:.3f}"),
+        (
+            "liquidation price",
+            "—" if risk.liquidation_price_usd is None else f"{risk.liquidation_price_usd:,.2f}",
+        ),
+        ("leverage (gross / NAV)", f"{snap.book.gross_exposure_assets / max(snap.book.nav_assets, 1):.3f}"),
+        ("scenario worst loss", f"{risk.scenario_worst_loss_usd:,.2f}"),
+        (
+            "insurance fund",
+            f"{u(snap.insurance.reserve_assets):,.2f} (target {u(snap.insurance.target_assets):,.2f})",
+        ),
+    ]
+    for o in (snap.spot_oracle, snap.iv_oracle, snap.funding_oracle):
+        rows.append((f"oracle {o.name}", f"{o.value:,.6g} · {o.verdict.name} · age {o.age_sec}s"))
+    rows.append(("trigger", f"{'needed' if snap.trigger_needed else 'none'} (reason {snap.trigger_reason})"))
+    rows.append(("action nonce", str(snap.action_nonce)))
+    rows.append(
+        (
+            "exit queue",
+            f"{snap.vault.queue_tail - snap.vault.queue_head} waiting, {u(snap.queued_assets):,.2f}",
+        )
+    )
+    for k, v in rows:
+        t.add_row(k, v)  # fmt: skip
+    return t
+
+
+@main.command("book")
+@_common
+@click.option("--json", "as_json", is_flag=True, help="Print the snapshot and risk as JSON.")
+def book_cmd(config_path: str | None, rpc_url: str | None, vault_address: str | None, block: int | None,
+             as_json: bool) -> None:  # fmt: skip
+    """The readable table: positions, Greeks, ratios, oracle ages and the trigger."""
+    _, w3, vault = _connect(config_path, rpc_url, vault_address)
+    snap = _snapshot(w3, vault, block)
+    risk = assess(snap)
+    if as_json:
+        out = {"snapshot": snap.model_dump(mode="json"), "risk": risk.model_dump(mode="json")}
+        click.echo(json.dumps(out, indent=2))
+    else:
+        Console().print(render_book(snap, risk))
+
+
+@main.command("risk")
+@_common
+@click.option("--paths", type=click.IntRange(1_000, 1_000_000), default=20_000, help="Monte Carlo paths.")
+@click.option("--seed", type=int, default=0, help="Monte Carlo seed.")
+def risk_cmd(config_path: str | None, rpc_url: str | None, vault_address: str | None, block: int | None,
+             paths: int, seed: int) -> None:  # fmt: skip
+    """The scenario grid (spot × vol shocks) and VaR/ES (Student-t Monte Carlo at the IV feed's vol)."""
+    from keeper.assess import implied_vol, portfolio
+    from keeper.risk import monte_carlo_var_es, scenario_grid
+
+    _, w3, vault = _connect(config_path, rpc_url, vault_address)
+    snap = _snapshot(w3, vault, block)
+    book, market = portfolio(snap)
+    grid = scenario_grid(book, market)
+    t = Table(title=f"Scenario P&L (USD) at block {snap.block}, spot {market.spot_usd:,.2f}")
+    t.add_column("vol \\ spot")
+    for m in grid.spot_moves:
+        t.add_column(f"{float(m):+.0%}", justify="right")
+    for i, state in enumerate(grid.vol_states):
+        t.add_row(state, *(f"{float(x):+,.0f}" for x in grid.pnl_usd[i]))
+    for m, pnl, w in zip(grid.tail_moves, grid.tail_pnl_usd, grid.tail_weights, strict=True):
+        t.add_row(f"tail {float(m):+.0%} (×{float(w):g})", f"{float(pnl):+,.0f}")
+    click.echo(f"worst loss (maintenance requirement): {grid.worst_loss_usd:,.2f} USD")
+    Console().print(t)
+    daily = implied_vol(snap) / 365**0.5
+    v = Table(title=f"VaR / ES (daily vol {daily:.2%}, {paths:,} paths)")
+    for c in ("horizon", "VaR 99%", "ES 97.5%"):
+        v.add_column(c, justify="right")
+    for h in (1, 7):
+        r = monte_carlo_var_es(book, market, h, daily_vol=daily, n_paths=paths, seed=seed)
+        v.add_row(f"{h}d", f"{r.var99_usd:,.2f}", f"{r.es975_usd:,.2f}")
+    Console().print(v)
+
+
+@main.command("plan")
+@_common
+@click.option("--json", "as_json", is_flag=True, help="Print the actions as JSON.")
+def plan_cmd(config_path: str | None, rpc_url: str | None, vault_address: str | None, block: int | None,
+             as_json: bool) -> None:  # fmt: skip
+    """Dry run: the actions the keeper would send now, with reasons and figures. Sends nothing."""
+    from keeper.policy import PolicyConfig, decide_with_notes
+
+    cfg, w3, vault = _connect(config_path, rpc_url, vault_address)
+    snap = _snapshot(w3, vault, block)
+    risk = assess(snap)
+    decision = decide_with_notes(snap, risk, cfg.policy if cfg is not None else PolicyConfig())
+    if as_json:
+        click.echo(decision.model_dump_json(indent=2))
+        return
+    t = Table(
+        title=f"Plan at block {snap.block} (nonce {snap.action_nonce}): {len(decision.actions)} actions"
+    )
+    for c in ("#", "action", "reason", "figures"):
+        t.add_column(c)
+    for i, a in enumerate(decision.actions):
+        figs = ", ".join(f"{k}={v:.6g}" for k, v in a.figures.items())
+        t.add_row(str(i), label(a), a.reason, figs)
+    Console().print(t)
+    for n in decision.notes:
+        click.echo(f"note: {n}")
+
+
+@main.command("run")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), required=True, help="Keeper YAML.")
+@click.option("--max-cycles", type=click.IntRange(min=1), default=None, help="Stop after N cycles.")
+def run_cmd(config_path: str, max_cycles: int | None) -> None:
+    """Run the keeper: every new block, snapshot → risk → decide → send → journal (SIGINT/SIGTERM stop it)."""
+    from keeper.runner import build_service
+
+    try:
+        service = build_service(Path(config_path))
+    except ValueError as exc:
+        _fail(str(exc).splitlines()[0])
+    sys.exit(service.run(max_cycles=max_cycles))
 
 
 if __name__ == "__main__":
