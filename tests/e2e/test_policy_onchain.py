@@ -41,7 +41,9 @@ def run_cycle(chain, d, keeper, config):
     return snap, decision, sent
 
 
-def test_decide__on_a_fresh_vault__opens_the_basis_and_sells_covered_calls(e2e_market, chain, keeper, project):
+def test_decide__on_a_fresh_vault__opens_the_basis_and_sells_covered_calls(
+    e2e_market, chain, keeper, project
+):
     cfg = PolicyConfig()
     snap, decision, sent = run_cycle(chain, e2e_market, keeper, cfg)
     print(decision)
@@ -50,3 +52,54 @@ def test_decide__on_a_fresh_vault__opens_the_basis_and_sells_covered_calls(e2e_m
     after = read_snapshot(chain.provider.web3, e2e_market.vault)
     print(after.book, after.spot.weth_wad / WAD, after.perp.size_wad / WAD, after.perp.margin_ratio_wad / WAD)
     assert after.spot.weth_wad > 0 and after.perp.size_wad < 0
+
+
+def move_market(chain, d, admin, arb, price: float, funding_8h: float | None = None, hours: float = 1.0):
+    """Advance time, publish a new spot (and funding) round, and arbitrage the pool to it."""
+    from keeper.chain.univ3 import arbitrage_to_price
+    from tests.leg_helpers import advance, usd8
+
+    advance(chain, int(hours * 3600))
+    from ape import project as p
+
+    p.KeelFeed.at(d.feeds.eth_usd).updateAnswer(usd8(price), sender=admin)
+    p.KeelFeed.at(d.feeds.eth_iv).updateAnswer(70_000_000, sender=admin)
+    if funding_8h is not None:
+        p.KeelFeed.at(d.feeds.eth_funding).updateAnswer(round(funding_8h * 1e8), sender=admin)
+    arbitrage_to_price(d.spot, arb, price, tolerance_bps=1.0)
+
+
+def test_decide__over_two_days_of_moves__keeps_delta_in_band_and_margin_in_range(
+    e2e_market, chain, keeper, project, admin, gov, fish
+):
+    from keeper.chain.deploy import list_series
+
+    d = e2e_market
+    usdc = project.MockUSDC.at(d.usdc)
+    usdc.mint(fish, 50_000_000 * USDC, sender=admin)
+    weth = project.WETH9.at(d.spot.weth)
+    weth.deposit(value=5_000 * WAD, sender=fish)
+    market = project.OptionMarket.at(d.option_market)
+    expiry = chain.blocks.head.timestamp + 7 * 86_400
+    list_series(market, gov, expiry, [3_000.0, 3_300.0, 3_600.0], puts=False)
+    cfg = PolicyConfig()
+    prices = [3000, 3030, 3060, 2990, 2950, 2900, 2950, 3050, 3100, 3150, 3080, 3000]
+    kinds: list[str] = []
+    for i in range(24):
+        move_market(chain, d, admin, fish, prices[i % len(prices)])
+        snap, decision, sent = run_cycle(chain, d, keeper, cfg)
+        kinds += [a.kind for a in sent]
+        after = read_snapshot(chain.provider.web3, d.vault)
+        risk = assess(after)
+        half = max(cfg.band_floor_eth, 0)
+        assert abs(risk.greeks.net_delta_eth) <= after.guard.max_net_delta_wad / WAD
+        if after.perp.size_wad:
+            assert after.perp.margin_ratio_wad >= cfg.margin_min_ratio * WAD * 0.95, i
+        print(
+            i,
+            [a.kind for a in sent],
+            f"delta {risk.greeks.net_delta_eth:+.3f} band {half}",
+            f"mr {after.perp.margin_ratio_wad / WAD:.2f}",
+            f"nav {after.book.nav_assets / USDC:,.0f}",
+        )
+    assert "trade_option" in kinds and kinds.count("rebalance") >= 3
