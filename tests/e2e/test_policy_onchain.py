@@ -45,7 +45,7 @@ def test_decide__on_a_fresh_vault__opens_the_basis_and_sells_covered_calls(
     e2e_market, chain, keeper, project
 ):
     cfg = PolicyConfig()
-    snap, decision, sent = run_cycle(chain, e2e_market, keeper, cfg)
+    _, decision, sent = run_cycle(chain, e2e_market, keeper, cfg)
     print(decision)
     kinds = [a.kind for a in sent]
     assert "rebalance" in kinds
@@ -87,7 +87,7 @@ def test_decide__over_two_days_of_moves__keeps_delta_in_band_and_margin_in_range
     kinds: list[str] = []
     for i in range(24):
         move_market(chain, d, admin, fish, prices[i % len(prices)])
-        snap, decision, sent = run_cycle(chain, d, keeper, cfg)
+        _, _, sent = run_cycle(chain, d, keeper, cfg)
         kinds += [a.kind for a in sent]
         after = read_snapshot(chain.provider.web3, d.vault)
         risk = assess(after)
