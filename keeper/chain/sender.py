@@ -45,11 +45,11 @@ Every event is one log line (logger ``keeper.chain.sender``), ``event key=value 
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any, Literal, NamedTuple
 
 import requests
@@ -204,9 +204,15 @@ class PendingInfo(NamedTuple):
     nonce_gap: int
 
 
+def mul_ceil(value: int, factor: float) -> int:
+    """⌈value × factor⌉ in exact integer arithmetic (the factor read as the decimal it prints as)."""
+    f = Fraction(str(factor))
+    return -((-value * f.numerator) // f.denominator)
+
+
 def bump_fee(value: int, bump: float) -> int:
     """`value` raised by `bump` (e.g. 0.125), rounded up, and by at least 1 wei."""
-    return max(math.ceil(value * (1 + bump) - 1e-9), value + 1)
+    return max(mul_ceil(value, 1 + bump), value + 1)
 
 
 def error_selectors(abi: Iterable[Mapping[str, Any]]) -> dict[bytes, tuple[str, list[str]]]:
@@ -421,7 +427,7 @@ class Sender:
         base = latest.get("baseFeePerGas")
         if base is None:
             raise RuntimeError("the chain has no EIP-1559 base fee; legacy-fee chains are not supported")
-        return math.ceil(int(base) * 9 / 8)
+        return mul_ceil(int(base), 1.125)
 
     def _receipt(self, tx_hash: str) -> Any | None:
         try:
@@ -490,7 +496,7 @@ class Sender:
 
     def _market_fees(self, base: int, tip: int) -> tuple[int, int]:
         cap = self.policy.max_fee_per_gas_wei
-        max_fee = min(cap, math.ceil(base * self.policy.base_fee_multiplier) + tip)
+        max_fee = min(cap, mul_ceil(base, self.policy.base_fee_multiplier) + tip)
         return max_fee, min(tip, max_fee)
 
     def _fees_or_wait(self, label: str) -> tuple[int, int] | int:
@@ -583,7 +589,7 @@ class Sender:
         if sim_error is not None:
             return self._result(intent, "simulation_failed", error=sim_error)
         assert gas_estimate is not None
-        gas = math.ceil(gas_estimate * self.policy.gas_limit_multiplier)
+        gas = mul_ceil(gas_estimate, self.policy.gas_limit_multiplier)
         log.info("send.simulated label=%r gas_estimate=%d gas_limit=%d", intent.label, gas_estimate, gas)
 
         fees = self._fees_or_wait(intent.label)
@@ -676,7 +682,8 @@ class Sender:
     def _on_receipt(self, flight: _Flight, head: int, tx_hash: str, receipt: Any) -> SendResult | None:
         number, block_hash = int(receipt["blockNumber"]), _hex(receipt["blockHash"])
         if flight.seen is None or flight.seen != (tx_hash, number, block_hash):
-            if flight.seen is not None:
+            if flight.seen is not None:  # a reorg moved it to another block
+                flight.reorgs += 1
                 log.warning(
                     "send.reincluded label=%r tx=%s block=%d (was %d)",
                     flight.intent.label,
@@ -800,9 +807,7 @@ class Sender:
             bump_fee(last.tip, p.replacement_bump),
             bump_fee(last.max_fee, p.replacement_bump),
         )
-        max_fee = min(
-            p.max_fee_per_gas_wei, max(want_max, math.ceil(base * p.base_fee_multiplier) + want_tip)
-        )
+        max_fee = min(p.max_fee_per_gas_wei, max(want_max, mul_ceil(base, p.base_fee_multiplier) + want_tip))
         tip = min(want_tip, max_fee)
         if not evicted and (max_fee < want_max or tip < want_tip):
             if not flight.cap_blocked:
@@ -862,7 +867,8 @@ class Sender:
                 "fee_cap_reached",
                 flight,
                 error=f"not mined in {self.policy.receipt_timeout_sec:g}s and the fee cap "
-                f"{self.policy.max_fee_per_gas_wei} wei left no room to replace it; it may still be mined",
+                f"{self.policy.max_fee_per_gas_wei} wei left no room to reprice it; "
+                + ("it may still be mined" if flight.missing_polls == 0 else "it is not in the node's pool"),
             )
         where = f"mined in block {flight.seen[1]}, not yet confirmed" if flight.seen else "not mined"
         return self._result(
