@@ -478,6 +478,30 @@ def test_send__with_reorg_before_enough_confirmations__rebroadcasts_the_same_tx_
     assert sender_w3.eth.get_transaction_count(sender_signer.address) == 1
 
 
+def test_send__with_reorg_that_reincludes_the_tx__waits_for_confirmations_on_the_new_block(
+    sender_factory, sender_token, sender_w3, sender_signer, sender_rpc, stranger
+):
+    replaced: list[str] = []
+
+    def hook(n: int) -> None:
+        if n == 1:
+            head = sender_w3.eth.get_block("latest")
+            (tx_hash,) = head["transactions"]
+            raw = sender_w3.eth.get_raw_transaction(tx_hash)
+            replaced.append(head["hash"].to_0x_hex())
+            sender_rpc("anvil_reorg", [1, [[raw.to_0x_hex(), 0]]])  # same height, another block
+        else:
+            sender_rpc("evm_mine")
+
+    sender, _ = sender_factory(policy(confirmations=2), hook=hook)
+    before = sender_token.balanceOf(stranger)
+    result = sender.send(transfer(sender_token, stranger.address, 4 * USDC))
+    assert result.status == "confirmed" and result.reorgs == 1 and len(result.tx_hashes) == 1
+    assert result.block_hash != replaced[0]
+    assert sender_w3.eth.get_block(result.block_number)["hash"].to_0x_hex() == result.block_hash
+    assert sender_token.balanceOf(stranger) == before + 4 * USDC
+
+
 # --- infrastructure
 
 
