@@ -38,6 +38,9 @@ The life of one intent:
    ``receipt_timeout_sec`` after the first broadcast without a final answer: ``timeout`` (the
    transaction may still be pending; `pending_info()` reports its age and the nonce gap).
 
+`RpcUnavailable` can also come after the broadcast, while waiting: the transaction may then still be
+mined. The caller backs off, re-reads the chain and re-decides; the next send reconciles the nonce.
+
 Time comes from the injectable ``clock`` and ``sleep`` (tests drive both and mine blocks in ``sleep``).
 Every event is one log line (logger ``keeper.chain.sender``), ``event key=value ...``.
 """
@@ -54,6 +57,7 @@ from typing import Any, Literal, NamedTuple
 
 import requests
 from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
 from eth_utils import abi_to_signature, function_signature_to_4byte_selector, to_checksum_address
 from hexbytes import HexBytes
@@ -247,7 +251,9 @@ def decode_revert(data: bytes, errors: Mapping[bytes, tuple[str, list[str]]] | N
             return f"panic 0x{code:02x} ({PANIC_CODES.get(code, 'unknown')})"
         if errors and selector in errors:
             sig, types = errors[selector]
-            args = abi_decode(types, payload)
+            args = abi_decode(types, payload, strict=True)
+            if abi_encode(types, list(args)) != payload:  # short or padded data: not this error
+                raise ValueError("non-canonical error data")
             name = sig.split("(", 1)[0]
             return f"{name}({', '.join(_fmt_arg(a) for a in args)}) [0x{selector.hex()}]"
     except Exception:  # malformed payload: fall through to the raw selector
@@ -826,6 +832,18 @@ class Sender:
             flight.cap_blocked = True  # it would be evicted again: wait for the base fee to come down
             return None
         attempt = self._sign(flight, max_fee, tip)
+        if attempt.tx_hash == last.tx_hash:  # evicted at the cap already: offer the same tx again
+            error = self._broadcast(attempt.raw)
+            log.warning(
+                "send.rebroadcast label=%r nonce=%d tx=%s (%s)",
+                label,
+                flight.nonce,
+                attempt.tx_hash,
+                error or "accepted",
+            )
+            flight.missing_polls = 0
+            restart_timer()
+            return None
         error = self._broadcast(attempt.raw)
         if error is not None:
             low = error.lower()
