@@ -1,0 +1,1 @@
+"""Keeper chain I/O against anvil: the transaction sender."""
