@@ -566,7 +566,7 @@ def test_last_cycle__with_empty_journal__is_none(journal: Journal):
 def test_actions_by_kind__with_sent_and_unsent_actions__counts_each_kind(journal: Journal):
     rec = _cycle(positions=(), guard={"min_action_interval_sec": 0}, last_report_at=T0 - 2 * 86_400)
     kinds = [a.kind for a in rec.decision.actions]
-    assert kinds[:2] == ["rebalance", "trade_option"] and "report" in kinds
+    assert {"rebalance", "trade_option", "report"} <= set(kinds) and kinds[0] == "rebalance"
     journal.record_cycle(rec)
     journal.record_cycle(_cycle(BLOCK + 1, sent=0))
 
