@@ -547,7 +547,8 @@ class Journal:
             self._open()
         except sqlite3.DatabaseError as exc:
             conn.close()
-            raise JournalError(f"{self.path}: not a Keel journal ({exc})") from exc
+            what = "not a Keel journal" if "not a database" in str(exc) else "cannot open the journal"
+            raise JournalError(f"{self.path}: {what} ({exc})") from exc
         except JournalError:
             conn.close()
             raise
@@ -660,13 +661,12 @@ class Journal:
         return dict(row), [dict(a) for a in acts]
 
     def _iter_rows(self, where: str = "", args: tuple[Any, ...] = ()) -> Iterator[JournalCycle]:
+        """Cycles matching `where`, one row at a time (a long journal is never loaded whole)."""
         with self._lock:
-            rows = self._conn.execute(f"SELECT * FROM cycles {where} ORDER BY id", args).fetchall()
-        for row in rows:
+            ids = [r[0] for r in self._conn.execute(f"SELECT id FROM cycles {where} ORDER BY id", args)]
+        for cycle_id in ids:
             with self._lock:
-                acts = self._conn.execute(
-                    "SELECT * FROM actions WHERE cycle_id = ? ORDER BY idx", (row["id"],)
-                ).fetchall()
+                row, acts = self._raw(cycle_id)
             yield _parse_cycle(row, acts)
 
     def cycles(self, from_block: int | None = None, to_block: int | None = None) -> Iterator[JournalCycle]:
