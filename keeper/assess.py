@@ -60,6 +60,24 @@ def option_positions(snap: Snapshot) -> tuple[OptionPosition, ...]:
     return tuple(out)
 
 
+def option_cash_assets(snap: Snapshot) -> int:
+    """The option leg's cash: collateral locked for open shorts, and what settled positions will claim
+    (a long ⌊p·size⌋, a short its collateral − ⌈p·|size|⌉, p the payout per ETH)."""
+    scale = 10 ** (36 - snap.vault.asset_decimals)
+    cash = 0
+    for s in snap.options.positions:
+        if not s.settled:
+            cash += s.collateral_assets
+            continue
+        st = s.settlement_price_wad
+        payout = min(max(st - s.strike_wad, 0), s.cap_wad) if s.is_call else max(s.strike_wad - st, 0)
+        if s.size_wad > 0:
+            cash += payout * s.size_wad // scale
+        else:
+            cash += s.collateral_assets - (-(-payout * -s.size_wad // scale))
+    return cash
+
+
 def portfolio(snap: Snapshot) -> tuple[Portfolio, MarketState]:
     """The vault's book (USD, ETH) and the market it is marked at."""
     spot = mark_price_usd(snap)
@@ -75,7 +93,9 @@ def portfolio(snap: Snapshot) -> tuple[Portfolio, MarketState]:
             imr=p.imr_wad / WAD,
             mmr=min(p.mmr_wad, p.imr_wad) / WAD,
         )
-    idle = (snap.vault.idle_assets + snap.spot.cash_assets + p.leg_cash_assets) / scale
+    idle = (
+        snap.vault.idle_assets + snap.spot.cash_assets + p.leg_cash_assets + option_cash_assets(snap)
+    ) / scale
     book = Portfolio(
         spot=SpotPosition(size_eth=snap.spot.weth_wad / WAD),
         perp=perp,

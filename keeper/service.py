@@ -25,13 +25,13 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
 from web3 import Web3
 
 from keeper.assess import assess
 from keeper.chain.actions import encode_action
 from keeper.chain.reader import ChainReadError, read_snapshot
-from keeper.policy import Action, Decision, PolicyConfig, decide_with_notes
+from keeper.journal import ActionOutcome, CycleRecord
+from keeper.policy import Decision, PolicyConfig, decide_with_notes
 from keeper.risk import RiskReport
 from keeper.snapshot import Snapshot
 
@@ -51,37 +51,6 @@ class SenderLike(Protocol):
     def send(self, intent: Any) -> SendResultLike: ...
 
     def pending_info(self) -> tuple[float, int]: ...
-
-
-class ActionOutcomeRecord(BaseModel):
-    """What happened to one action of a cycle."""
-
-    model_config = ConfigDict(frozen=True)
-
-    action: Action
-    label: str
-    status: str
-    tx_hashes: list[str] = Field(default_factory=list)
-    block_number: int | None = None
-    gas_used: int | None = None
-    effective_gas_price: int | None = None
-    error: str | None = None
-
-
-class CycleResult(BaseModel):
-    """One cycle, as the journal records it."""
-
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
-
-    started_at: float
-    finished_at: float
-    block: int | None
-    snapshot: Snapshot | None
-    risk: RiskReport | None
-    decision: Decision | None
-    outcomes: list[ActionOutcomeRecord]
-    status: str  # ok | no_action | error | halted
-    error: str | None = None
 
 
 class RpcError(RuntimeError):
@@ -141,13 +110,13 @@ class Service:
 
     # ------------------------------------------------------------------ one cycle
 
-    def run_cycle(self, block: int | None = None) -> CycleResult:
+    def run_cycle(self, block: int | None = None) -> CycleRecord:
         """Read at `block` (default latest), decide, send (unless halted), journal and export."""
         started = self.clock()
         snap: Snapshot | None = None
         risk: RiskReport | None = None
         decision: Decision | None = None
-        outcomes: list[ActionOutcomeRecord] = []
+        outcomes: list[ActionOutcome] = []
         try:
             snap = read_snapshot(self.w3, self.vault, block)
             risk = assess(snap)
@@ -155,14 +124,14 @@ class Service:
         except Exception as exc:
             kind = "rpc" if is_rpc_failure(exc) else "read"
             self._failed(kind, exc)
-            result = CycleResult(
+            result = CycleRecord(
                 started_at=started,
                 finished_at=self.clock(),
                 block=block,
                 snapshot=snap,
                 risk=risk,
                 decision=decision,
-                outcomes=[],
+                outcomes=(),
                 status="error",
                 error=f"{kind}: {exc}".splitlines()[0][:500],
             )
@@ -183,9 +152,7 @@ class Service:
                     if self.breaker_open
                     else ("dry run" if halted else "earlier action failed")
                 )
-                outcomes.append(
-                    ActionOutcomeRecord(action=action, label=call.label, status="skipped", error=why)
-                )
+                outcomes.append(ActionOutcome(action=action, label=call.label, status="skipped", error=why))
                 continue
             try:
                 assert self.sender is not None and self.make_intent is not None
@@ -194,7 +161,7 @@ class Service:
                 kind = "rpc" if is_rpc_failure(exc) else "send"
                 self._count_error(kind)
                 outcomes.append(
-                    ActionOutcomeRecord(action=action, label=call.label, status="error", error=str(exc)[:500])
+                    ActionOutcome(action=action, label=call.label, status="error", error=str(exc)[:500])
                 )
                 cycle_failed = True
                 failed_nonce = failed_nonce or nonce is not None
@@ -202,11 +169,11 @@ class Service:
                     break
                 continue
             outcomes.append(
-                ActionOutcomeRecord(
+                ActionOutcome(
                     action=action,
                     label=call.label,
                     status=res.status,
-                    tx_hashes=list(res.tx_hashes),
+                    tx_hashes=tuple(res.tx_hashes),
                     block_number=res.block_number,
                     gas_used=res.gas_used,
                     effective_gas_price=res.effective_gas_price,
@@ -226,17 +193,21 @@ class Service:
             if self.breaker_open and self.auto_reset:
                 self._set_breaker(False)
         status = "halted" if halted and decision.actions else ("ok" if decision.actions else "no_action")
+        error = None
         if cycle_failed:
             status = "error"
-        result = CycleResult(
+            bad = next(o for o in outcomes if o.status not in ("confirmed", "skipped"))
+            error = f"{bad.label}: {bad.status}: {bad.error or ''}".strip()[:500]
+        result = CycleRecord(
             started_at=started,
             finished_at=self.clock(),
             block=snap.block,
             snapshot=snap,
             risk=risk,
             decision=decision,
-            outcomes=outcomes,
+            outcomes=tuple(outcomes),
             status=status,
+            error=error,
         )
         self._record(result)
         return result
@@ -274,8 +245,8 @@ class Service:
                 backoff = min(backoff * 2, self.backoff_max)
         code = 1 if self.breaker_open else 0
         log.info("keeper stopped after %d cycles (exit %d)", self.cycles, code)
-        if self.journal is not None and hasattr(self.journal, "record_event"):
-            self.journal.record_event("stop", f"exit {code}")
+        if self.journal is not None:
+            self.journal.record_event("stop", f"exit {code}", block=self.last_block)
         return code
 
     def stop(self) -> None:
@@ -309,16 +280,16 @@ class Service:
             else "circuit breaker closed"
         )
         log.error(msg) if open_ else log.info(msg)
-        if self.metrics is not None and hasattr(self.metrics, "set_breaker"):
-            self.metrics.set_breaker(open_)
-        if self.journal is not None and hasattr(self.journal, "record_event"):
-            self.journal.record_event("circuit_breaker", msg)
+        if self.metrics is not None:
+            self.metrics.set_circuit_breaker(open_)
+        if self.journal is not None:
+            self.journal.record_event("circuit_breaker", msg, block=self.last_block)
 
-    def _record(self, result: CycleResult) -> None:
+    def _record(self, result: CycleRecord) -> None:
         if self.journal is not None:
             self.journal.record_cycle(result)
         if self.metrics is not None:
-            self.metrics.observe_cycle(result)
+            self.metrics.observe_record(result)
             if self.sender is not None:
                 age, gap = self.sender.pending_info()
                 self.metrics.observe_sender(age, gap)

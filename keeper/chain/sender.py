@@ -317,6 +317,7 @@ class _Flight:
     reorgs: int = 0
     cap_blocked: bool = False
     missing_polls: int = 0
+    used_polls: int = 0
     seen: tuple[str, int, str] | None = None  # (hash, block number, block hash) of the last receipt
 
     @property
@@ -762,6 +763,11 @@ class Sender:
         if self._nonce_count("latest") > flight.nonce:
             if self._find_receipt(flight) is not None:
                 return None  # mined between the two reads: the next poll confirms it
+            # a node may count the nonce a moment before it serves the receipt (anvil under load):
+            # the nonce must stay used by something else for `dropped_after_polls` polls
+            flight.used_polls += 1
+            if flight.used_polls < p.dropped_after_polls:
+                return None
             return self._result(
                 flight.intent,
                 "dropped",
