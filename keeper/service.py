@@ -291,5 +291,9 @@ class Service:
         if self.metrics is not None:
             self.metrics.observe_record(result)
             if self.sender is not None:
-                age, gap = self.sender.pending_info()
-                self.metrics.observe_sender(age, gap)
+                try:
+                    age, gap = self.sender.pending_info()
+                except Exception as exc:
+                    log.debug("pending_info unavailable: %s", exc)
+                else:
+                    self.metrics.observe_sender(age, gap)

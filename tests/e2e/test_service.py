@@ -18,6 +18,7 @@ from keeper.chain.univ3 import arbitrage_to_price
 from keeper.journal import Journal
 from keeper.metrics import Metrics
 from keeper.policy import PolicyConfig
+from keeper.runner import project_error_abi
 from keeper.service import Service
 from tests.leg_helpers import deploy_market, usd8
 
@@ -64,7 +65,7 @@ def svc_signer(tmp_path_factory, keeper, monkeypatch):
 
 def make_service(w3, d, signer, tmp_path: Path, policy: PolicyConfig, **kw):
     fees = FeePolicy(confirmations=1, poll_interval_sec=0.1, max_fee_per_gas_wei=100 * GWEI)
-    sender = Sender(w3, signer, fees)
+    sender = Sender(w3, signer, fees, error_abi=project_error_abi())
     journal = Journal(tmp_path / "journal.sqlite")
     metrics = Metrics(CollectorRegistry())
     service = Service(
@@ -100,7 +101,7 @@ def policy_for_tests(**kw) -> PolicyConfig:
 
 def metric(metrics: Metrics, name: str) -> float:
     for line in metrics.render().decode().splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{"):
+        if line.startswith((name + " ", name + "{")) or ("{" in name and line.startswith(name)):
             return float(line.rsplit(" ", 1)[1])
     raise KeyError(name)
 
