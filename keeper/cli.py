@@ -62,23 +62,35 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--rpc-url", envvar="KEEL_RPC_URL", required=True, help="JSON-RPC endpoint (env KEEL_RPC_URL).")
-@click.option("--vault", "vault_address", envvar="KEEL_VAULT", required=True, help="KeelVault address.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, help="Keeper YAML.")
+@click.option("--rpc-url", envvar="KEEL_RPC_URL", default=None, help="JSON-RPC endpoint (env KEEL_RPC_URL).")
+@click.option("--vault", "vault_address", envvar="KEEL_VAULT", default=None, help="KeelVault address.")
 @click.option("--block", type=click.IntRange(min=0), default=None, help="Block to read (default: latest).")
 @click.option("--json", "as_json", is_flag=True, help="Print the snapshot as JSON instead of a table.")
-def status(rpc_url: str, vault_address: str, block: int | None, as_json: bool) -> None:
-    """Print the vault's NAV, share price, liquidity, fees, legs and exit queue."""
-    if not Web3.is_address(vault_address):
-        _fail(f"--vault: {vault_address!r} is not an address")
-    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 10}))
+def status(config_path: str | None, rpc_url: str | None, vault_address: str | None, block: int | None,
+           as_json: bool) -> None:  # fmt: skip
+    """The vault (NAV, share price, liquidity, fees, legs, exit queue) and, once its legs are wired, the
+    book: positions, Greeks, margin and leverage, oracle verdicts and ages, the rebalance trigger."""
+    _, w3, vault = _connect(config_path, rpc_url, vault_address)
     try:
-        state = read_vault(w3, vault_address, block)
+        state = read_vault(w3, vault, block)
     except ChainReadError as exc:
         _fail(str(exc))
+    try:
+        snap: Snapshot | None = read_snapshot(w3, vault, state.block)
+    except ChainReadError:
+        snap = None  # a vault without its strategy legs: the vault table alone
+    risk = assess(snap) if snap is not None else None
     if as_json:
-        click.echo(state.model_dump_json(indent=2))
-    else:
-        Console().print(render_status(state))
+        out = state.model_dump(mode="json")
+        if snap is not None and risk is not None:
+            out |= {"snapshot": snap.model_dump(mode="json"), "risk": risk.model_dump(mode="json")}
+        click.echo(json.dumps(out, indent=2))
+        return
+    console = Console()
+    console.print(render_status(state))
+    if snap is not None and risk is not None:
+        console.print(render_book(snap, risk))
 
 
 # =====================================================================================================
