@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from keeper import pricing
-from keeper.guard import UINT256_MAX, adverse_slippage_bps, leverage_wad
+from keeper.guard import UINT256_MAX, BookState, adverse_slippage_bps, leverage_wad
 from keeper.oracle import RoundData, Verdict, check
 from keeper.policy import (
     Action,
@@ -81,15 +81,6 @@ def _one(actions, cls):
 
 def _kinds(actions) -> list[str]:
     return [a.kind for a in actions]
-
-
-def _spot_in_eth(snap: Snapshot, reb: Rebalance) -> float:
-    """ETH the rebalance's swap moves into the spot leg (before the pool fee; negative = sold)."""
-    if reb.spot_amount_in == 0:
-        return 0.0
-    if reb.spot_buy_eth:
-        return reb.spot_amount_in * PRICE_SCALE / snap.spot_price_wad / WAD
-    return -reb.spot_amount_in / WAD
 
 
 def _ratio_after(snap: Snapshot, reb: Rebalance) -> float:
@@ -358,8 +349,6 @@ def _guard_problems(
         out.append(
             f"MarginRatioBelowMin {after.margin_ratio_wad / WAD} (before {before.margin_ratio_wad / WAD})"
         )
-    from keeper.guard import BookState
-
     lev_b = leverage_wad(
         BookState(net_delta_wad=0, gross_exposure_assets=before.gross, nav_assets=before.nav)
     )
