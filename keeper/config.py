@@ -1,6 +1,7 @@
 """The keeper's configuration: a YAML file plus `KEEL_`-prefixed environment variables (pydantic-settings).
 
-Environment variables override the file; nested fields use `__` (``KEEL_POLICY__SLIPPAGE_BPS=30``).
+Environment variables override the file, and `load_config`'s overrides (the CLI's flags) override both;
+nested fields use `__` (``KEEL_POLICY__SLIPPAGE_BPS=30``).
 Every field is validated; `load_config` turns the first problem into one readable line that names the
 field (``ConfigError: policy.margin_min_ratio: Input should be greater than 1``). Raw private keys are
 refused anywhere in the config: the signer is an ape account alias (encrypted keystore), its passphrase
@@ -10,6 +11,7 @@ comes from the environment variable named by `passphrase_env`.
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from keeper.policy import PolicyConfig
 
-_HEX_KEY = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
+_HEX_KEY = re.compile(r"^(0[xX])?[0-9a-fA-F]{64}$")
 
 
 class ConfigError(ValueError):
@@ -36,13 +38,16 @@ def looks_like_private_key(value: str) -> bool:
     return len(words) in (12, 15, 18, 21, 24) and all(w.isalpha() and w.islower() for w in words)
 
 
+_KEY_REFUSED = (
+    "raw private keys are refused; import the key with `ape accounts import <alias>` and give the alias "
+    "as `signer`"
+)
+
+
 def _refuse_keys(obj: Any, where: str = "") -> None:
     if isinstance(obj, str):
         if looks_like_private_key(obj):
-            raise ConfigError(
-                f"{where or 'value'}: raw private keys are refused; import the key with "
-                "`ape accounts import <alias>` and give the alias as `signer`"
-            )
+            raise ConfigError(f"{where or 'value'}: {_KEY_REFUSED}")
     elif isinstance(obj, dict):
         for k, v in obj.items():
             _refuse_keys(v, f"{where}.{k}" if where else str(k))
@@ -76,6 +81,19 @@ class ServiceConfig(BaseModel):
     backoff_max_sec: float = Field(60.0, gt=0, le=3_600)
     metrics_port: int | None = Field(None, ge=0, le=65_535)
     metrics_addr: str = "127.0.0.1"
+
+
+_FILE_DATA: ContextVar[dict[str, Any] | None] = ContextVar("keel_config_file", default=None)
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    """The YAML file's fields, as `load_config` read them (the lowest priority)."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # (unused: __call__ gives the whole mapping)
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_FILE_DATA.get() or {})
 
 
 class KeeperConfig(BaseSettings):
@@ -134,14 +152,16 @@ class KeeperConfig(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # the environment overrides the YAML file (which arrives as init kwargs)
-        return (env_settings, init_settings)
+        # overrides (init kwargs: the CLI's flags) > the environment > the YAML file
+        return (init_settings, env_settings, _FileSource(settings_cls))
 
 
 def _first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
     where = ".".join(str(p) for p in err["loc"]) or "config"
     msg = err["msg"].removeprefix("Value error, ")
+    if isinstance(err.get("input"), str) and looks_like_private_key(err["input"]):
+        msg = _KEY_REFUSED  # (and never echo it)
     if err["type"] == "missing":
         msg = "missing (set it in the file or as KEEL_" + where.upper().replace(".", "__") + ")"
     return f"{where}: {msg}"
@@ -156,8 +176,15 @@ def load_config(path: Path | None = None, **overrides: Any) -> KeeperConfig:
             raw = yaml.safe_load(Path(path).read_text())
         except FileNotFoundError:
             raise ConfigError(f"config file not found: {path}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(
+                f"cannot read config file {path}: {getattr(exc, 'strerror', None) or exc}"
+            ) from None
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+            mark = getattr(exc, "problem_mark", None)
+            at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise ConfigError(f"{path}: not valid YAML{at} ({problem})") from None
         if raw is None:
             raw = {}
         if not isinstance(raw, dict):
@@ -165,10 +192,12 @@ def load_config(path: Path | None = None, **overrides: Any) -> KeeperConfig:
         data = raw
     _refuse_keys(data)
     _refuse_keys(overrides)
+    token = _FILE_DATA.set(data)
     try:
-        cfg = KeeperConfig(**data)
-        if overrides:
-            cfg = KeeperConfig(**(cfg.model_dump() | overrides))
+        cfg = KeeperConfig(**overrides)
     except ValidationError as exc:
         raise ConfigError(_first_error(exc)) from None
+    finally:
+        _FILE_DATA.reset(token)
+    _refuse_keys(cfg.model_dump(mode="json"))  # what the environment brought in too
     return cfg

@@ -19,13 +19,20 @@ Rules, in the order they are applied (see DESIGN.md "Keeper rules"):
    - basis: unwind it when the mean funding over `funding_window_sec` is below
      `funding_unwind_below_8h`; free liquidity for queued redemptions; otherwise put idle assets above
      the buffer into spot ETH + an equal perp short, with margin at `margin_target_ratio`;
+     the basis is cut when the book's leverage is above the guard's cap, and waits while the net delta
+     is beyond the guard's cap (only an action that brings it nearer passes: the hedge goes first);
    - delta: a perp trade to the edge of the Whalley–Wilmott band (from risk.py) when the net delta
-     (spot + perp + options, after the basis change) leaves it;
-   - margin: keep equity / maintenance within [`margin_min_ratio`, `margin_max_ratio`]: top up to
-     `margin_target_ratio` from idle (else cut the basis), withdraw the excess above the max;
-   - clamped to RiskGuard's caps (notional per action, net delta, leverage, slippage ≥ our limits).
-5. Options: sell covered calls (tenor, delta target, size as a share of the spot ETH, vega budget)
-   when no short call is open; guarded like a rebalance.
+     (spot + perp + options, after the basis change) leaves it; a sale that would grow the short past
+     what the margin (idle included) or the leverage cap carries sells spot instead;
+   - margin: keep equity / maintenance within [`margin_min_ratio`, `margin_max_ratio`] (and never
+     under the venue's initial margin when the position grows): top up to `margin_target_ratio` from
+     idle (else with the idle there is, cutting the basis for the rest), withdraw the excess above the
+     max (and what a cut for redemptions frees), never more than the venue lets go;
+   - clamped to RiskGuard's caps (notional per action for both legs, the slippage limits tightened so
+     the worst fill with its fee stays within maxSlippageBps); finally checked with `keeper.guard`'s
+     mirror of `checkAction` on the predicted book, and held back (with a note) if it would revert.
+5. Options: sell covered calls (tenor, delta target, size as a share of the spot ETH, vega budget,
+   the guard's net-delta cap) when no short call is open; guarded like a rebalance.
 6. `report()` every `report_interval_sec`; `processRedemptions` while requests wait.
 """
 
@@ -38,6 +45,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from keeper import pricing
+from keeper.guard import UINT256_MAX, ActionInfo, BookState, Violation, check_action
 from keeper.oracle import Verdict
 from keeper.risk import RiskReport, ww_half_width_eth
 from keeper.snapshot import OptionSeries, Snapshot
@@ -467,6 +475,10 @@ def _rebalance(
     scale = snap.asset_scale
     perp = snap.perp
     mmr = perp.mmr_wad / WAD
+    # the margin aimed at: ours, and never under the venue's initial margin (a bigger position needs it)
+    initial = 1.02 * perp.imr_wad / perp.mmr_wad if perp.mmr_wad else 0.0
+    target = max(config.margin_target_ratio, initial)
+    grow_min = max(config.margin_min_ratio, initial)  # the least a bigger position may be left with
     spot_eth = snap.spot.weth_wad / WAD
     perp_eth = perp.size_wad / WAD
     equity = perp.equity_assets / scale
@@ -489,6 +501,9 @@ def _rebalance(
     if mean_funding is not None:
         figures["funding_mean_8h"] = mean_funding
     shortfall = snap.queued_assets / scale - liquid
+    freeing = False  # selling the basis for queued redemptions: its margin comes home too
+    gross_usd = snap.book.gross_exposure_assets / scale
+    max_lev = snap.guard.max_leverage_wad / WAD
     if spot_tradeable and config.basis_enabled is False and spot_eth > 0:
         d_spot = -spot_eth
         reasons.append("basis disabled: unwind")
@@ -500,9 +515,15 @@ def _rebalance(
     ):
         d_spot = -spot_eth
         reasons.append("funding against the basis over the window: unwind")
+    elif spot_tradeable and gross_usd > max_lev * nav and spot_eth > 0:
+        d_spot = -min(
+            spot_eth, (gross_usd - config.max_leverage_fraction_of_guard * max_lev * nav) / (2 * price)
+        )
+        reasons.append("leverage above the guard's cap: reduce the basis")
     elif spot_tradeable and shortfall > 0 and spot_eth > 0:
         per_eth = price + max(equity, 0.0) / max(abs(perp_eth), 1e-18) if perp_eth != 0 else price
         d_spot = -min(spot_eth, shortfall * 1.01 / per_eth)
+        freeing = True
         figures["redemption_shortfall_usd"] = shortfall
         reasons.append("free liquidity for queued redemptions")
     elif (
@@ -512,20 +533,22 @@ def _rebalance(
     ):
         deployable = liquid - config.idle_buffer_frac * nav - max(snap.queued_assets / scale, 0.0)
         # each USD of spot needs margin_target · mmr USD of perp margin
-        per_usd = 1.0 + config.margin_target_ratio * mmr
+        per_usd = 1.0 + target * mmr
         spot_usd = deployable / per_usd
         # leverage: gross exposure (spot + |perp|) must stay under the guard's max
-        lev_room = (
-            config.max_leverage_fraction_of_guard * snap.guard.max_leverage_wad / WAD * nav
-            - snap.book.gross_exposure_assets / scale
-        )
+        lev_room = config.max_leverage_fraction_of_guard * max_lev * nav - gross_usd
         spot_usd = min(spot_usd, lev_room / 2.0)
         if spot_usd >= config.min_deploy_usd:
             d_spot = spot_usd / price
-            margin_extra = spot_usd * config.margin_target_ratio * mmr
+            margin_extra = spot_usd * target * mmr
             figures["deploy_usd"] = spot_usd
             reasons.append("open basis with idle assets above the buffer")
 
+    if d_spot != 0 and abs(risk.greeks.net_delta_eth) * WAD > snap.guard.max_net_delta_wad:
+        # beyond the guard's net-delta cap only an action that brings the book nearer passes: hedge first
+        notes.append(f"{reasons.pop()} waits: net delta beyond the guard's cap, hedging first")
+        d_spot = margin_extra = 0.0
+        freeing = False
     # notional cap: spot + perp legs of the basis change each count (scale the change down to fit)
     cap_usd = snap.guard.max_notional_per_action_assets / scale * 0.98
     if abs(d_spot) * price * 2 > cap_usd and d_spot != 0:
@@ -554,11 +577,12 @@ def _rebalance(
         if snap.spot.pool_asset_reserve > 0:
             got *= 1 - d_spot * price * scale / snap.spot.pool_asset_reserve
         d_perp = -got
-    else:
-        d_perp = -d_spot
+    else:  # selling: buy back as much of the short as there is
+        d_perp = min(-d_spot, max(-perp_eth, 0.0))
 
     # -------- delta hedge to the band edge
-    net_after_basis = risk.greeks.net_delta_eth  # the basis change itself is delta neutral
+    # the basis change is delta neutral, but for a sale of spot with no short left to buy back
+    net_after_basis = risk.greeks.net_delta_eth + (d_spot + d_perp if d_spot < 0 else 0.0)
     half = band_half_width_eth(snap, risk, config)
     figures |= {"net_delta_eth": risk.greeks.net_delta_eth, "band_half_width_eth": half}
     hedge = 0.0
@@ -566,10 +590,42 @@ def _rebalance(
         hedge = half - net_after_basis
     elif net_after_basis < -half:
         hedge = -half - net_after_basis
-    if abs(hedge) >= config.min_trade_eth:
+    # the guard's notional cap counts both legs: the hedge gets what the basis change leaves of it
+    cap_eth = cap_usd / price
+    excess = abs(d_spot) + abs(d_perp + hedge) - cap_eth
+    if hedge != 0 and excess > 0:
+        hedge -= math.copysign(min(excess, abs(hedge)), hedge)
+        figures["hedge_capped_by_notional"] = 1.0
+    spot_hedge = 0.0  # the part of a sale hedged with spot instead of perp
+    pos = perp_eth + d_perp
+    if abs(hedge) >= config.min_trade_eth and abs(pos + hedge) > abs(pos):
+        # a bigger perp position needs margin from idle and room under the guard's leverage cap; without
+        # them keep the part of the hedge that shrinks the position and sell spot for the rest of a sale
+        # (it needs neither), within the spot held, the pool's depth and the notional cap
+        new_abs = abs(pos + hedge)
+        carried = (equity + margin_extra) / (new_abs * price * mmr) >= grow_min
+        margin_needed = target * new_abs * price * mmr - (equity + margin_extra)
+        cash_left = liquid - max(d_spot, 0.0) * price - margin_extra
+        gross_after = gross_usd + (new_abs - abs(perp_eth) + d_spot) * price
+        if (not carried and margin_needed > cash_left) or gross_after > max_lev * nav:
+            keep = math.copysign(min(abs(hedge), abs(pos)), hedge) if pos * hedge < 0 else 0.0
+            rest = hedge - keep
+            if rest < 0 and spot_tradeable:
+                floor = -spot_eth
+                if snap.spot.pool_eth_reserve_wad > 0:
+                    floor = max(floor, -impact * snap.spot.pool_eth_reserve_wad / WAD)
+                new_d_spot = max(d_spot + rest, floor, -(cap_eth - abs(pos + keep)))
+                spot_hedge = min(new_d_spot - d_spot, 0.0)
+                d_spot += spot_hedge
+            hedge = keep
+            figures["hedge_limited_by_margin_or_leverage"] = 1.0
+    if abs(hedge) >= config.min_trade_eth or spot_hedge <= -config.min_trade_eth:
         d_perp += hedge
-        reasons.append("net delta outside the hedge band: trade to its edge")
-        figures["hedge_eth"] = hedge
+        reasons.append(
+            "net delta outside the hedge band: trade to its edge"
+            + (" (selling spot: no margin or leverage room for a bigger short)" if spot_hedge < 0 else "")
+        )
+        figures["hedge_eth"] = hedge + spot_hedge
 
     # -------- margin
     new_perp = perp_eth + d_perp
@@ -580,16 +636,21 @@ def _rebalance(
     equity_after = equity + margin_extra - fee
     ratio = _margin_ratio(equity_after, new_perp, price, mmr)
     margin_delta = margin_extra
-    if new_perp != 0 and ratio < config.margin_min_ratio:
-        need = config.margin_target_ratio * abs(new_perp) * price * mmr - equity_after
+    if new_perp != 0 and ratio < (grow_min if abs(new_perp) > abs(perp_eth) else config.margin_min_ratio):
+        need = target * abs(new_perp) * price * mmr - equity_after
         margin_delta += need
         reasons.append("margin ratio below the minimum: top up to target")
-    elif new_perp != 0 and ratio > config.margin_max_ratio and d_spot >= 0:
-        excess = equity_after - config.margin_target_ratio * abs(new_perp) * price * mmr
-        margin_delta -= excess
-        reasons.append("margin ratio above the maximum: withdraw to target")
+    elif new_perp != 0 and (
+        (ratio > config.margin_max_ratio and d_spot >= 0) or (freeing and ratio > target)
+    ):
+        margin_delta -= max(equity_after - target * abs(new_perp) * price * mmr, 0.0)
+        reasons.append(
+            "bring the margin the cut frees home"
+            if freeing
+            else "margin ratio above the maximum: withdraw to target"
+        )
     elif new_perp == 0 and perp_eth != 0 and equity > 0:
-        margin_delta = -equity  # closing: bring the whole margin home
+        margin_delta = -(equity - fee)  # closing: bring home the whole margin the fee leaves
     elif new_perp == 0 and perp_eth == 0 and perp.margin_assets > 0 and d_spot <= 0:
         margin_delta = -perp.margin_assets / scale
     figures["margin_ratio_after"] = ratio if math.isfinite(ratio) else -1.0
@@ -599,15 +660,25 @@ def _rebalance(
     top_up = max(margin_delta, 0.0)
     if spot_in_usd + top_up > liquid:
         if top_up > liquid:
-            # not even the margin fits: reduce the basis instead (sell spot, buy back perp)
-            cut = min(spot_eth, (top_up - liquid) / (price * config.margin_target_ratio * mmr + 1e-18))
+            # not even the margin fits: put the idle there is into the margin and reduce the basis for
+            # the rest (sell spot, buy back perp: only the basis there is, spot against a perp short,
+            # within the pool's depth and the notional cap); a hedge that buys perp or sells spot stays
+            perp_hedge = hedge if hedge >= config.min_trade_eth else 0.0
+            pool_room = (
+                impact * snap.spot.pool_eth_reserve_wad / WAD if snap.spot.pool_eth_reserve_wad else math.inf
+            )
+            cut = min(
+                spot_eth + spot_hedge,
+                max(-(perp_eth + perp_hedge), 0.0),
+                (cap_eth + spot_hedge - perp_hedge) / 2,
+                pool_room + spot_hedge,
+                (top_up - liquid) / (price * target * mmr + 1e-18),
+            )
             if spot_tradeable and cut > config.min_trade_eth:
-                d_spot, d_perp = -cut, cut
+                d_spot, d_perp = spot_hedge - cut, perp_hedge + cut
                 new_perp = perp_eth + d_perp
-                margin_delta = 0.0
                 reasons.append("no idle for margin: cut the basis")
-            else:
-                margin_delta = liquid
+            margin_delta = liquid
         else:
             room = liquid - top_up
             d_spot = min(d_spot, room / price)
@@ -618,8 +689,8 @@ def _rebalance(
     spot_amount_in = 0
     spot_min_out = 0
     buy = d_spot > 0
-    slip = config.slippage_bps
     pool_fee = snap.spot.pool_fee
+    slip = _slippage_bps(config, snap, pool_fee / UNISWAP_FEE_UNITS)
     if abs(d_spot) >= config.min_trade_eth:
         if buy:
             spot_amount_in = int(d_spot * price * scale)
@@ -643,6 +714,7 @@ def _rebalance(
     if perp_size_delta != 0 and new_perp == 0:
         perp_size_delta = -perp.size_wad  # close exactly
     limit = 0
+    slip = _slippage_bps(config, snap, perp.fee_bps / BPS)
     if perp_size_delta > 0:
         limit = price_wad * (BPS + slip) // BPS
     elif perp_size_delta < 0:
@@ -650,16 +722,23 @@ def _rebalance(
     margin_assets = int(margin_delta * scale)
     if margin_assets < 0:
         # never ask for more than the venue lets go (initial margin on the remaining size)
-        max_out = perp.withdrawable_assets if perp_size_delta == 0 else max(perp.equity_assets, 0)
+        max_out = (
+            perp.withdrawable_assets if perp_size_delta == 0 else _withdrawable_after(snap, perp_size_delta)
+        )
         margin_assets = -min(-margin_assets, max_out)
     if abs(margin_assets) < scale:  # under one unit of the asset: not worth a transaction
         margin_assets = 0
     if spot_amount_in == 0 and perp_size_delta == 0 and margin_assets == 0:
         return None
-    figures |= {"spot_amount_in": float(spot_amount_in), "perp_size_delta_eth": perp_size_delta / WAD,
-                "margin_delta_usd": margin_assets / scale}  # fmt: skip
-    return Rebalance(
-        expected_nonce=nonces.take(),
+    got_eth = spot_min_out / WAD if buy else -spot_amount_in / WAD
+    figures |= {
+        "spot_amount_in": float(spot_amount_in),
+        "perp_size_delta_eth": perp_size_delta / WAD,
+        "margin_delta_usd": margin_assets / scale,
+        "net_delta_after_eth": risk.greeks.net_delta_eth + got_eth + perp_size_delta / WAD,
+    }
+    reb = Rebalance(
+        expected_nonce=nonces.next,
         deadline=snap.timestamp + config.deadline_sec,
         spot_buy_eth=buy or spot_amount_in == 0,
         spot_amount_in=spot_amount_in,
@@ -670,6 +749,95 @@ def _rebalance(
         reason="; ".join(reasons) if reasons else "margin housekeeping",
         figures=figures,
     )
+    violation = _guard_violation(snap, reb)
+    if violation is not None:
+        notes.append(f"rebalance held back ({reb.reason}): RiskGuard would revert {violation}")
+        return None
+    nonces.take()
+    return reb
+
+
+def _guard_violation(snap: Snapshot, reb: Rebalance) -> Violation | None:
+    """What RiskGuard.checkAction (keeper.guard's mirror) would say of the rebalance, on the book it
+    predicts at the oracle price: each trade at the worst fill its limit allows, the swap delivering its
+    minimum or the oracle's amount less the pool fee (None when every case passes)."""
+    g, p, book = snap.guard, snap.perp, snap.book
+    price_wad = snap.spot_price_wad
+    aps = _assets_per_wad(snap)
+    d = reb.perp_size_delta_wad
+    new_perp = p.size_wad + d
+    perp_notional = -(-abs(d) * price_wad // aps)
+    fee = -(-perp_notional * p.fee_bps // BPS)
+    equity = p.equity_assets + reb.perp_margin_delta_assets - fee
+    maintenance = -(-_to_assets(snap, new_perp, price_wad) * p.mmr_wad // WAD)
+    ratio = (
+        UINT256_MAX if new_perp == 0 else (equity * WAD // maintenance if equity > 0 and maintenance else 0)
+    )
+    trades: list[tuple[int, bool]] = []  # (worst fill, is_buy)
+    if d != 0:
+        fee_per_eth = -(-reb.perp_limit_price_wad * p.fee_bps // BPS)
+        trades.append((reb.perp_limit_price_wad + (fee_per_eth if d > 0 else -fee_per_eth), d > 0))
+    outcomes = [(0, 0)]  # (WETH into the spot leg, assets lost to the swap)
+    spot_notional = 0
+    if reb.spot_amount_in and reb.spot_buy_eth:
+        best = _to_eth_wad(snap, reb.spot_amount_in, price_wad) * (UNISWAP_FEE_UNITS - snap.spot.pool_fee)
+        best //= UNISWAP_FEE_UNITS
+        outcomes = [(got, reb.spot_amount_in - got * price_wad // aps) for got in (reb.spot_min_out, best)]
+        spot_notional = reb.spot_amount_in
+        trades.append((-(-reb.spot_amount_in * aps // reb.spot_min_out), True))
+    elif reb.spot_amount_in:
+        spot_notional = -(-reb.spot_amount_in * price_wad // aps)
+        outcomes = [(-reb.spot_amount_in, spot_notional - reb.spot_min_out)]
+        trades.append((reb.spot_min_out * aps // reb.spot_amount_in, False))
+    old_perp_gross = -(-abs(p.size_wad) * price_wad // aps)
+    new_perp_gross = -(-abs(new_perp) * price_wad // aps)
+    for got, lost in outcomes:
+        spot_gross = -(-(snap.spot.weth_wad + got) * price_wad // aps) - (
+            -(-snap.spot.weth_wad * price_wad // aps)
+        )
+        after = BookState(
+            net_delta_wad=book.net_delta_wad + got + d,
+            margin_ratio_wad=ratio,
+            gross_exposure_assets=max(
+                book.gross_exposure_assets + spot_gross + new_perp_gross - old_perp_gross, 0
+            ),
+            nav_assets=max(book.nav_assets - fee - max(lost, 0), 0),
+        )
+        for exec_price, is_buy in trades or [(0, False)]:
+            info = ActionInfo(
+                notional_assets=spot_notional + perp_notional,
+                exec_price_wad=max(exec_price, 0),
+                oracle_price_wad=price_wad,
+                is_buy=is_buy,
+            )
+            violation = check_action(g, book, after, info, snap.timestamp + 1)
+            if violation is not None:
+                return violation
+    return None
+
+
+def _slippage_bps(config: PolicyConfig, snap: Snapshot, fee_frac: float) -> int:
+    """The slippage limit of a trade paying `fee_frac`: ours, tightened so that the worst fill it allows
+    stays within the guard's maxSlippageBps (which measures the fill with the fee, on either side)."""
+    room = 1 - 1 / ((1 + snap.guard.max_slippage_bps / BPS) * (1 - fee_frac))
+    return max(0, min(config.slippage_bps, math.floor(room * BPS) - 1))
+
+
+def _withdrawable_after(snap: Snapshot, perp_size_delta_wad: int) -> int:
+    """The margin the venue lets go right after the rebalance's perp trade: what is left of the margin
+    once funding is settled, the closed part's PnL realised and the fee paid (rounded up), keeping the
+    initial margin on what stays open."""
+    p = snap.perp
+    price_wad = snap.spot_price_wad
+    fee = -(-_to_assets(snap, perp_size_delta_wad, price_wad) * p.fee_bps // BPS) + 1
+    old, new = p.size_wad, p.size_wad + perp_size_delta_wad
+    realised = 0
+    if old != 0 and (old > 0) != (perp_size_delta_wad > 0):
+        closed = old if abs(perp_size_delta_wad) >= abs(old) else -perp_size_delta_wad
+        realised = closed * (price_wad - p.entry_price_wad) // _assets_per_wad(snap) - 1
+    margin = p.margin_assets + p.pending_funding_assets + realised - fee
+    initial = -(-_to_assets(snap, new, price_wad) * p.imr_wad // WAD)
+    return max(0, min(margin, p.equity_assets - fee - initial - 1))
 
 
 def _spot_cost(snap: Snapshot) -> float:
@@ -740,6 +908,14 @@ def _sell_options(
     _, _, series, bid, delta, vega = min(scored, key=lambda t: (t[0], t[1]))
     if vega > 0 and config.option_vega_budget_usd_per_vol_pt > 0:
         size = min(size, config.option_vega_budget_usd_per_vol_pt / vega)
+    # the guard's net-delta cap: the sale's delta (−size · delta) must leave the book within it (or nearer)
+    net = (
+        reb.figures.get("net_delta_after_eth", risk.greeks.net_delta_eth)
+        if reb
+        else risk.greeks.net_delta_eth
+    )
+    if delta > 0:
+        size = min(size, max(0.98 * snap.guard.max_net_delta_wad / WAD + net, 0.0) / delta)
     # the venue's collateral for the size must be affordable from idle (after the rebalance's needs)
     scale = snap.asset_scale
     liquid = snap.vault.liquid_assets
