@@ -25,6 +25,15 @@ interface IHedgeLeg {
     /// @notice Signed ETH exposure of the leg, 1e18 = 1 ETH long.
     function delta() external view returns (int256 deltaWad);
 
+    /// @notice The leg's figures for the vault's book in one call (one oracle read): `value()`,
+    ///         `delta()`, the gross exposure in assets (rounded up; 0 for a leg without market exposure)
+    ///         and the margin ratio (wad, rounded down; type(uint256).max for a leg without margin).
+    ///         Equal to the separate views at the same block. Never reverts for an oracle failure.
+    function book()
+        external
+        view
+        returns (uint256 valueAssets, int256 deltaWad, uint256 grossExposureAssets, uint256 marginRatioWad);
+
     /// @notice Called by the vault right after it transferred `assets` to this leg.
     function fund(uint256 assets) external;
 

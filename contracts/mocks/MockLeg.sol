@@ -36,6 +36,11 @@ contract MockLeg is IHedgeLeg {
         return v > 0 ? uint256(v) : 0;
     }
 
+    function book() external view returns (uint256 valueAssets, int256 deltaWad, uint256, uint256) {
+        int256 v = int256(IERC20(asset).balanceOf(address(this))) + markupAssets;
+        return (v > 0 ? uint256(v) : 0, delta, 0, type(uint256).max);
+    }
+
     function fund(uint256 assets) external {
         if (msg.sender != vault) revert OnlyVault(msg.sender);
         fundedTotal += assets;

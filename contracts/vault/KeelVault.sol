@@ -735,16 +735,17 @@ contract KeelVault is
 
     /// @inheritdoc IKeelVaultActions
     function bookState() public view returns (IRiskGuard.BookState memory state) {
+        state.marginRatioWad = type(uint256).max;
+        uint256 nav = _idle();
         uint256 n = _legs.length;
         for (uint256 i; i < n; ++i) {
-            state.netDeltaWad += _legs[i].delta();
+            (uint256 v, int256 d, uint256 g, uint256 m) = _legs[i].book();
+            nav += v;
+            state.netDeltaWad += d;
+            state.grossExposureAssets += g;
+            if (m < state.marginRatioWad) state.marginRatioWad = m;
         }
-        IPerpLeg perp = _perpLeg;
-        state.marginRatioWad = address(perp) == address(0) ? type(uint256).max : perp.marginRatioWad();
-        if (address(perp) != address(0)) state.grossExposureAssets += perp.grossExposure();
-        if (address(_spotLeg) != address(0)) state.grossExposureAssets += _spotLeg.grossExposure();
-        if (address(_optionLeg) != address(0)) state.grossExposureAssets += _optionLeg.grossExposure();
-        state.navAssets = totalAssets();
+        state.navAssets = nav;
     }
 
     /// @inheritdoc IKeelVaultActions

@@ -98,6 +98,19 @@ contract OptionLeg is IOptionLeg, KeelLegBase {
         return Math.mulDiv(SignedMath.abs(d), priceWad, SCALE, Math.Rounding.Ceil);
     }
 
+    /// @inheritdoc IHedgeLeg
+    function book() external view returns (uint256 valueAssets, int256 deltaWad, uint256 grossAssets, uint256) {
+        valueAssets = IERC20(asset).balanceOf(address(this));
+        IOptionMarket.AccountValue memory v = _market.accountValue(address(this));
+        if (v.assetsUsdc > v.liabilitiesUsdc) valueAssets += v.assetsUsdc - v.liabilitiesUsdc;
+        deltaWad = v.deltaWad;
+        if (deltaWad != 0) {
+            (uint256 priceWad,) = _oraclePrice();
+            grossAssets = Math.mulDiv(SignedMath.abs(deltaWad), priceWad, SCALE, Math.Rounding.Ceil);
+        }
+        return (valueAssets, deltaWad, grossAssets, type(uint256).max);
+    }
+
     // =================================================================== vault actions
 
     /// @inheritdoc IOptionLeg

@@ -136,6 +136,23 @@ contract PerpLeg is IPerpLeg, KeelLegBase {
         return _marginRatioWad(uint256(equity), SignedMath.abs(p.sizeWad), priceWad, _market.params().mmrWad);
     }
 
+    /// @inheritdoc IHedgeLeg
+    function book()
+        external
+        view
+        returns (uint256 valueAssets, int256 deltaWad, uint256 grossAssets, uint256 marginRatio)
+    {
+        valueAssets = IERC20(asset).balanceOf(address(this));
+        IPerpMarket.Position memory p = _market.position(address(this));
+        (int256 equity, uint256 priceWad,) = _markedEquity(p);
+        if (equity > 0) valueAssets += uint256(equity);
+        deltaWad = p.sizeWad;
+        if (p.sizeWad == 0) return (valueAssets, 0, 0, type(uint256).max);
+        uint256 absSize = SignedMath.abs(p.sizeWad);
+        grossAssets = Math.mulDiv(absSize, priceWad, SCALE, Math.Rounding.Ceil);
+        if (equity > 0) marginRatio = _marginRatioWad(uint256(equity), absSize, priceWad, _market.params().mmrWad);
+    }
+
     /// @inheritdoc IPerpLeg
     function markedEquity() external view returns (int256 equityAssets, uint256 priceWad, bool exact) {
         return _markedEquity(_market.position(address(this)));

@@ -105,6 +105,16 @@ contract SpotLeg is ISpotLeg, KeelLegBase {
         return Math.mulDiv(IERC20(weth).balanceOf(address(this)), priceWad, _priceScale, Math.Rounding.Ceil);
     }
 
+    /// @inheritdoc IHedgeLeg
+    function book() external view returns (uint256 valueAssets, int256 deltaWad, uint256 grossAssets, uint256) {
+        (uint256 priceWad,) = _oraclePrice();
+        uint256 wethBal = IERC20(weth).balanceOf(address(this));
+        valueAssets = IERC20(asset).balanceOf(address(this)) + Math.mulDiv(wethBal, priceWad, _priceScale);
+        deltaWad = int256(wethBal);
+        grossAssets = Math.mulDiv(wethBal, priceWad, _priceScale, Math.Rounding.Ceil);
+        return (valueAssets, deltaWad, grossAssets, type(uint256).max);
+    }
+
     // =================================================================== vault actions
 
     /// @inheritdoc ISpotLeg
