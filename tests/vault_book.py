@@ -17,6 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import eth_abi
+from eth_utils import keccak
+from hexbytes import HexBytes
+from web3.exceptions import ContractCustomError, ContractLogicError
+
 from keeper.chain.deploy import Deployment, list_series
 from keeper.chain.univ3 import arbitrage_to_price, quote_exact_input
 
@@ -50,6 +55,32 @@ def advance(chain, seconds: int) -> None:
     """Mine a block `seconds` after the pending timestamp, so views see the new time."""
     chain.pending_timestamp += seconds
     chain.mine(timestamp=chain.pending_timestamp)
+
+
+def revert_data(method, *args, sender: Account) -> HexBytes:
+    """The revert data of `method(*args)` sent by `sender` now, by an eth_call (nothing is mined).
+
+    Used instead of `ape.reverts` where the error comes from a contract called deep inside the action
+    (RiskGuard after a Uniswap swap, the router's own checks): ape then decodes the custom error by walking
+    the transaction's whole debug trace for the addresses it touched, ~20 s a revert after a swap.
+    """
+    tx = {"from": sender.address, "to": method.contract.address, "data": method.encode_input(*args).hex()}
+    try:
+        method.provider.web3.eth.call(tx)
+    except (ContractCustomError, ContractLogicError) as exc:
+        return HexBytes(exc.data)
+    raise AssertionError(f"{method} did not revert")
+
+
+def decode_error(data: bytes, contract: Contract, name: str) -> dict[str, Any]:
+    """Check that `data` is `contract`'s custom error `name`; return its fields."""
+    if name == "Error":  # a revert string
+        assert data[:4] == keccak(text="Error(string)")[:4], data.hex()
+        return {"reason": eth_abi.decode(["string"], data[4:])[0]}
+    abi = next(e for e in contract.contract_type.errors if e.name == name)
+    types = [i.canonical_type for i in abi.inputs]
+    assert data[:4] == keccak(text=f"{name}({','.join(types)})")[:4], (name, data.hex())
+    return {i.name: v for i, v in zip(abi.inputs, eth_abi.decode(types, data[4:]), strict=True)}
 
 
 @dataclass
