@@ -100,6 +100,7 @@ class Market:
     feed: Contract  # ETH/USD
     funding_feed: Contract
     iv_feed: Contract
+    _fee_recipient: str | None = None  # fixed in these tests: read once
 
     @classmethod
     def load(cls, project, d: Deployment) -> Market:
@@ -207,7 +208,9 @@ class Market:
         `previewRedeem(balance)` and no more than the liquid cash.
         """
         v = self.vault
-        everyone = [str(getattr(h, "address", h)) for h in holders] + [str(v.feeRecipient()), str(v.address)]
+        if self._fee_recipient is None:
+            self._fee_recipient = str(v.feeRecipient())
+        everyone = [str(getattr(h, "address", h)) for h in holders] + [self._fee_recipient, str(v.address)]
         a, supply, pending, liquid, *balances = self.read(
             (v, "totalAssets", ()),
             (v, "totalSupply", ()),

@@ -104,10 +104,9 @@ def test_vault_with_legs__random_market_and_user_sequences__keep_nav_fund_and_cl
         @rule(hours=st.integers(0, 24), rate8=st.integers(-5_000, 10_000), bps=st.integers(-150, 150))
         def market(self, hours, rate8, bps):
             """`hours` pass at a new funding rate (0.01% per 8 h = 10_000): each expiry gets its settlement
-            round, the feeds are republished and the legs poked, as the keeper would. Then ETH moves `bps`
-            and an arbitrageur pulls the Uniswap pool to the new price."""
+            round and the feeds are republished. Then ETH moves `bps` and an arbitrageur pulls the Uniswap
+            pool to the new price. (No pokes: moves of ≤ 1.5% a step never reach the legs' 20% breaker.)"""
             if hours:
-                m.funding_feed.updateAnswer(rate8, sender=admin)
                 target = self._now() + hours * HOUR
                 for e in expiries:
                     if e < target and e not in self.rounded:
@@ -116,8 +115,7 @@ def test_vault_with_legs__random_market_and_user_sequences__keep_nav_fund_and_cl
                         m.feed.updateAnswer(m.price8(), sender=admin)  # the first round after expiry
                         self.rounded.add(e)
                 advance(chain, max(target - self._now(), 1))
-                m.publish(admin)
-                m.poke(stranger)
+                m.publish(admin, rate8=rate8)
             if bps:
                 m.feed.updateAnswer(m.price8() * (10_000 + bps) // 10_000, sender=admin)
                 m.arbitrage(arb)
@@ -203,5 +201,5 @@ def test_vault_with_legs__random_market_and_user_sequences__keep_nav_fund_and_cl
 
     run_state_machine_as_test(
         LegsMachine,
-        settings=settings(parent=chain_settings, max_examples=15, stateful_step_count=12),
+        settings=settings(parent=chain_settings, max_examples=15, stateful_step_count=10),
     )
