@@ -54,7 +54,7 @@ def funding_since(m: Market, size_wad: int, seconds: int) -> int:
     return -index_delta * size_wad // SCALE  # ⌊−ΔF·s / 1e30⌋
 
 
-def test_lifecycle__deposits_basis_funding_options_report_and_exits__nav_reconciles_at_every_step(
+def test_vault__with_deposits_basis_funding_options_report_and_exits__reconciles_nav_at_every_step(
     lifecycle_mkt, chain, admin, gov, keeper, treasury, fish, whale, shark, stranger, accounts
 ):
     m, v = lifecycle_mkt, lifecycle_mkt.vault

@@ -49,7 +49,7 @@ def stateful_mkt(project, admin, gov, keeper, guardian, treasury, fish, whale, s
     return m, series
 
 
-def test_vault_with_legs__random_market_and_user_sequences__keep_nav_fund_and_claims_invariants(
+def test_vault_with_legs__with_random_market_and_user_sequences__keeps_nav_fund_and_claims_invariants(
     stateful_mkt, chain, admin, keeper, fish, whale, shark, stranger, treasury, accounts
 ):
     m, series = stateful_mkt
@@ -82,7 +82,9 @@ def test_vault_with_legs__random_market_and_user_sequences__keep_nav_fund_and_cl
 
         @rule(i=st.integers(0, 2), pct=st.integers(1, 100))
         def withdraw(self, i, pct):
-            assets = v.maxWithdraw(actors[i]) * pct // 100
+            # what is withdrawable moves every second (fees, funding, theta): the next block, where the
+            # withdrawal runs, may allow a hair less than this block's view
+            assets = v.maxWithdraw(actors[i]) * pct // 100 * 999_999 // 1_000_000
             if assets == 0:
                 return
             v.withdraw(assets, actors[i], actors[i], sender=actors[i])
