@@ -258,7 +258,7 @@ class Bench:
         return self.rows
 
 
-BOOK_READS = ("value", "delta", "grossExposure", "marginRatioWad")
+BOOK_READS = ("book", "value", "delta", "grossExposure", "marginRatioWad")
 
 
 def render(rows: Sequence[tuple[str, int]], first: str = "action (legs open)") -> str:
