@@ -16,16 +16,23 @@ out/steps.csv. The engine is `keeper.demo.run_demo` (tests and benchmarks call i
 
 from __future__ import annotations
 
+import logging
 import shutil
 import sys
-import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 # The demo of this checkout: its own `keeper` package first (ape drops the project folder from sys.path
 # while it loads scripts, and an installed `keeper` may belong to another checkout).
@@ -36,8 +43,12 @@ if str(ROOT) not in sys.path[:1]:
 
 def _options(f: Any) -> Any:
     options = [
-        click.option("--network", default="ethereum:local:foundry", show_default=True, help="ape network choice"),
-        click.option("--days", type=click.IntRange(1, 366), default=None, help="simulated days [default: 30]"),
+        click.option(
+            "--network", default="ethereum:local:foundry", show_default=True, help="ape network choice"
+        ),
+        click.option(
+            "--days", type=click.IntRange(1, 366), default=None, help="simulated days [default: 30]"
+        ),
         click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None, help="seed [default: 7]"),
         click.option(
             "--prices",
@@ -45,17 +56,36 @@ def _options(f: Any) -> Any:
             default=None,
             help="drive spot from this daily OHLCV CSV (Date, Close columns) instead of the simulator",
         ),
-        click.option("--start", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
-                     help="first day of the CSV to use [default: the last --days days]"),
-        click.option("--shock-day", type=float, default=None,
-                     help="day the stress episode starts [default: 40% into the run]"),
-        click.option("--shock/--no-shock", default=None,
-                     help="the stress episode (-25% day, IV x1.8, negative funding) [default: on, off with --prices]"),
-        click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-                     help="output folder [default: out]"),
-        click.option("--steps-tracing", is_flag=True, default=None,
-                     help="start anvil with step tracing, as ape usually does (about 4x slower)"),
-    ]  # fmt: skip
+        click.option(
+            "--start",
+            type=click.DateTime(formats=["%Y-%m-%d"]),
+            default=None,
+            help="first day of the CSV to use [default: the last --days days]",
+        ),
+        click.option(
+            "--shock-day",
+            type=float,
+            default=None,
+            help="day the stress episode starts [default: 40% into the run]",
+        ),
+        click.option(
+            "--shock/--no-shock",
+            default=None,
+            help="the stress episode (-25% day, IV x1.8, negative funding) [default: on, off with --prices]",
+        ),
+        click.option(
+            "--out",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=None,
+            help="output folder [default: out]",
+        ),
+        click.option(
+            "--steps-tracing",
+            is_flag=True,
+            default=None,
+            help="start anvil with step tracing, as ape usually does (about 4x slower)",
+        ),
+    ]
     for opt in reversed(options):
         f = opt(f)
     return f
@@ -106,6 +136,14 @@ def run(
     )
     out_dir = out if out is not None else Path("out")
     logger.set_level(LogLevel.WARNING)  # the progress bar and the tables say what happens
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # the keeper's own log lines (sends, simulation failures, oracle notes) go to a file, not the screen
+    handler = logging.FileHandler(out_dir / "keeper.log", mode="w")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    keeper_log = logging.getLogger("keeper")
+    keeper_log.addHandler(handler)
+    keeper_log.setLevel(logging.INFO)
+    keeper_log.propagate = False
     source = f"history {prices}" if prices else f"simulator, seed {cfg.seed}"
     console.rule("[bold]Keel demo")
     console.print(f"{cfg.days} days × {cfg.steps_per_day} steps, {source}; output in {out_dir}/")
@@ -120,28 +158,31 @@ def run(
             console=console,
         )
         task = None
-        day_started = [time.perf_counter()]
+        day_wall = [0.0]
 
         def on_step(s: Any, n: int) -> None:
             nonlocal task
             if task is None:
                 task = progress.add_task("simulating", total=n, info="")
-            info = f"day {s.day:5.2f}  ETH {s.spot_usd:8,.0f}  NAV {s.nav_usd:12,.0f}  share {s.share_price:.5f}"
+            info = (
+                f"day {s.day:5.2f}  ETH {s.spot_usd:8,.0f}  NAV {s.nav_usd:12,.0f}  share {s.share_price:.5f}"
+            )
             progress.update(task, completed=s.step, info=info)
             spd = cfg.steps_per_day
+            day_wall[0] += s.wall_sec
             if s.step % spd == 0 or s.step == n:
-                wall = time.perf_counter() - day_started[0]
-                day_started[0] = time.perf_counter()
+                wall, day_wall[0] = day_wall[0], 0.0
                 steps = spd if s.step % spd == 0 else s.step % spd
                 progress.console.print(
-                    f"[dim]day {int((s.step - 1) // spd) + 1:>3}: {wall:6.1f} s wall ({wall / steps:.3f} s/step)  "
-                    f"ETH {s.spot_usd:8,.0f}  IV {s.iv * 100:5.1f}%  funding {s.funding_8h * 1e4:+6.2f} bps/8h  "
-                    f"NAV {s.nav_usd:12,.0f}  share price {s.share_price:.6f}  net delta {s.net_delta_eth:+7.2f} ETH"
+                    f"[dim]day {int((s.step - 1) // spd) + 1:>3}: {wall:5.1f} s ({wall / steps:.2f} s/step)  "
+                    f"ETH {s.spot_usd:7,.0f}  IV {s.iv * 100:3.0f}%  "
+                    f"funding {s.funding_8h * 1e4:+5.1f} bp/8h  "
+                    f"NAV {s.nav_usd:11,.0f}  share {s.share_price:.5f}  delta {s.net_delta_eth:+6.2f} ETH"
                 )
 
         console.print("[dim]deploying the market and the vault…")
         with progress:
             result = run_demo(cfg, out_dir, on_step=on_step)
     print_summary(console, result)
-    for name, path in result.files.items():
+    for name, path in {**result.files, "keeper log": out_dir / "keeper.log"}.items():
         console.print(f"  {name:<11} {path}")

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 from eth_abi import decode
@@ -126,7 +127,9 @@ def project_event_abis(d: Deployment) -> list[tuple[str, list[dict[str, Any]]]]:
     ]
 
 
-def fetch_logs(rpc: RawRpc, decoder: EventDecoder, addresses: Sequence[str], start: int, end: int) -> list[Log]:
+def fetch_logs(
+    rpc: RawRpc, decoder: EventDecoder, addresses: Sequence[str], start: int, end: int
+) -> list[Log]:
     """Every decodable log of `addresses` in blocks [start, end], in chain order (chunked requests)."""
     out: list[Log] = []
     chunk = 5_000
@@ -233,7 +236,8 @@ def attribute(
 
     `marks[0]` is the state before the first step (its positions are not used), `marks[k]` the snapshot
     of step k; `leg_values_*` map "spot", "perp", "option" to `leg.value()`; `option_cash_end` is the
-    option leg's locked collateral + claimable settled amounts at the end (`keeper.assess.option_cash_assets`).
+    option leg's locked collateral + claimable settled amounts at the end
+    (`keeper.assess.option_cash_assets`).
     """
     vault, usdc = to_checksum_address(d.vault), to_checksum_address(d.usdc)
     spot_leg, perp_leg, option_leg = (to_checksum_address(x) for x in (d.spot_leg, d.perp_leg, d.option_leg))
@@ -259,15 +263,19 @@ def attribute(
         into = sum(
             int(lg.args["value"])
             for lg in logs
-            if lg.address == usdc and lg.name == "Transfer"
-            and to_checksum_address(lg.args["from"]) == vault and to_checksum_address(lg.args["to"]) == leg
-        )  # fmt: skip
+            if lg.address == usdc
+            and lg.name == "Transfer"
+            and to_checksum_address(lg.args["from"]) == vault
+            and to_checksum_address(lg.args["to"]) == leg
+        )
         back = sum(
             int(lg.args["value"])
             for lg in logs
-            if lg.address == usdc and lg.name == "Transfer"
-            and to_checksum_address(lg.args["from"]) == leg and to_checksum_address(lg.args["to"]) == vault
-        )  # fmt: skip
+            if lg.address == usdc
+            and lg.name == "Transfer"
+            and to_checksum_address(lg.args["from"]) == leg
+            and to_checksum_address(lg.args["to"]) == vault
+        )
         net_in[name] = into - back
 
     # ---- spot leg
@@ -275,14 +283,18 @@ def attribute(
     for lg in logs:
         if lg.address != spot_leg or lg.name != "Swapped":
             continue
-        amount_in, amount_out, oracle = int(lg.args["amountIn"]), int(lg.args["amountOut"]), int(lg.args["oraclePriceWad"])
+        amount_in, amount_out, oracle = (
+            int(lg.args["amountIn"]),
+            int(lg.args["amountOut"]),
+            int(lg.args["oraclePriceWad"]),
+        )
         if lg.args["buyEth"]:
             swap_cost += amount_in - amount_out * oracle // SCALE
         else:
             swap_cost += amount_in * oracle // SCALE - amount_out
     spot_price_pnl = 0
     perp_price_pnl = 0
-    for prev, cur in zip(marks, marks[1:], strict=False):
+    for prev, cur in pairwise(marks):
         spot_price_pnl += cur.weth_wad * (cur.spot_leg_price_wad - prev.spot_leg_price_wad)
         perp_price_pnl += cur.perp_size_wad * (cur.index_price_wad - prev.index_price_wad)
     spot_price_pnl = _round_div(spot_price_pnl, SCALE)
@@ -317,8 +329,10 @@ def attribute(
                 settlement -= -(-payout_wad * -size // SCALE)  # the short pays, rounded up
             else:
                 settlement += payout_wad * size // SCALE
-    open_mark = leg_values_end["option"] - option_cash_end - rpc.call(
-        d.usdc, "balanceOf(address)", ["uint256"], option_leg, block=end_block
+    open_mark = (
+        leg_values_end["option"]
+        - option_cash_end
+        - rpc.call(d.usdc, "balanceOf(address)", ["uint256"], option_leg, block=end_block)
     )
 
     leg_pnl = {k: leg_values_end[k] - leg_values_start.get(k, 0) - net_in[k] for k in legs}
@@ -337,24 +351,81 @@ def attribute(
             "residual": leg_pnl[k] - explained[k],
         }
 
-    L = a.lines.append  # noqa: N806 — reads like the table it builds
+    L = a.lines.append
     L(Line("deposits", "deposits", "flows", deposits, "Σ KeelVault Deposit.assets"))
     L(Line("withdrawals", "instant withdrawals", "flows", -withdrawals, "Σ KeelVault Withdraw.assets"))
-    L(Line("redemptions", "queued redemptions paid", "flows", -redemptions, "Σ KeelVault RedeemProcessed.assets"))
-    L(Line("funding", "perp funding", "funding", funding_settled + pending,
-           "Σ PerpMarket FundingSettled(account = PerpLeg) + pendingFundingUsdc(PerpLeg) at the end"))
-    L(Line("option_premium", "option premium", "options", premium,
-           "Σ OptionLeg OptionTraded.premiumAssets (sales +, purchases −)"))
-    L(Line("option_settlement", "option settlement payouts", "options", settlement,
-           "Σ over OptionLeg OptionSettled: series payoutWad × size (shorts pay)"))
-    L(Line("option_open_mark", "open options mark", "options", open_mark,
-           "OptionLeg.value() − leg cash − locked collateral − claimable, at the end"))
-    L(Line("spot_price", "spot ETH price moves", "price", spot_price_pnl,
-           "Σ steps: WETH held × Δ SpotLeg oracle price"))
-    L(Line("perp_price", "perp price moves", "price", perp_price_pnl,
-           "Σ steps: perp size × Δ PerpMarket index price"))
-    L(Line("swap_cost", "swap cost vs oracle (fee + impact)", "costs", -swap_cost,
-           "Σ SpotLeg Swapped: amountIn vs amountOut at oraclePriceWad"))
+    L(
+        Line(
+            "redemptions",
+            "queued redemptions paid",
+            "flows",
+            -redemptions,
+            "Σ KeelVault RedeemProcessed.assets",
+        )
+    )
+    L(
+        Line(
+            "funding",
+            "perp funding",
+            "funding",
+            funding_settled + pending,
+            "Σ PerpMarket FundingSettled(account = PerpLeg) + pendingFundingUsdc(PerpLeg) at the end",
+        )
+    )
+    L(
+        Line(
+            "option_premium",
+            "option premium",
+            "options",
+            premium,
+            "Σ OptionLeg OptionTraded.premiumAssets (sales +, purchases −)",
+        )
+    )
+    L(
+        Line(
+            "option_settlement",
+            "option settlement payouts",
+            "options",
+            settlement,
+            "Σ over OptionLeg OptionSettled: series payoutWad × size (shorts pay)",
+        )
+    )
+    L(
+        Line(
+            "option_open_mark",
+            "open options mark",
+            "options",
+            open_mark,
+            "OptionLeg.value() − leg cash − locked collateral − claimable, at the end",
+        )
+    )
+    L(
+        Line(
+            "spot_price",
+            "spot ETH price moves",
+            "price",
+            spot_price_pnl,
+            "Σ steps: WETH held × Δ SpotLeg oracle price",
+        )
+    )
+    L(
+        Line(
+            "perp_price",
+            "perp price moves",
+            "price",
+            perp_price_pnl,
+            "Σ steps: perp size × Δ PerpMarket index price",
+        )
+    )
+    L(
+        Line(
+            "swap_cost",
+            "swap cost vs oracle (fee + impact)",
+            "costs",
+            -swap_cost,
+            "Σ SpotLeg Swapped: amountIn vs amountOut at oraclePriceWad",
+        )
+    )
     L(Line("perp_fees", "perp trading fees", "costs", -perp_fees, "Σ PerpLeg PerpTraded.feeAssets"))
     L(Line("option_fees", "option trading fees", "costs", -option_fees, "Σ OptionLeg OptionTraded.feeAssets"))
     L(Line("insurance_skims", "insurance skims", "insurance", -skims, "Σ KeelVault Reported.skimmedAssets"))
@@ -362,11 +433,27 @@ def attribute(
     # vault idle: deposits − withdrawals − redemptions − skims + draws − Σ net funded; anything else in
     # the residual too
     residual = (nav_end - nav_start) - sum(x.assets for x in a.lines)
-    L(Line("residual", "residual (unexplained)", "residual", residual,
-           "NAV change − every line above (rounding, marks at a tripped oracle's last good price)"))
-    L(Line("vault_fees", "vault fees (paid in shares)", "fees", -(fees_mgmt + fees_perf),
-           f"Σ KeelVault FeesAccrued: management {fees_mgmt / 1e6:,.2f} + performance {fees_perf / 1e6:,.2f} "
-           "USD; new shares to the fee recipient: dilutes the share price, NAV unchanged", in_bridge=False))
+    L(
+        Line(
+            "residual",
+            "residual (unexplained)",
+            "residual",
+            residual,
+            "NAV change − every line above (rounding, marks at a tripped oracle's last good price)",
+        )
+    )
+    L(
+        Line(
+            "vault_fees",
+            "vault fees (paid in shares)",
+            "fees",
+            -(fees_mgmt + fees_perf),
+            f"Σ KeelVault FeesAccrued: management {fees_mgmt / 1e6:,.2f} + performance "
+            f"{fees_perf / 1e6:,.2f} USD; new shares to the fee recipient: dilutes the share price, "
+            "NAV unchanged",
+            in_bridge=False,
+        )
+    )
     return a
 
 

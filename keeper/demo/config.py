@@ -47,7 +47,9 @@ class DemoConfig(BaseModel):
     shock_funding_hours: float = Field(72.0, ge=0, le=24.0 * 60)
 
     depositors_usd: tuple[float, ...] = Field(DEFAULT_DEPOSITS_USD, min_length=1, max_length=5)
-    deposit_rate_per_day: float = Field(0.25, ge=0, le=24, description="top-up deposits per depositor per day")
+    deposit_rate_per_day: float = Field(
+        0.25, ge=0, le=24, description="top-up deposits per depositor per day"
+    )
     exit_rate_per_day: float = Field(0.15, ge=0, le=24, description="exits per depositor per day")
     queued_exit_fraction: float = Field(0.4, ge=0, le=1, description="share of bob's shares he queues")
     insurance_seed_usd: float = Field(20_000.0, ge=0)

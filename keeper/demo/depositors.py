@@ -123,7 +123,9 @@ class Depositors:
         if i == 2 and len(self.people) >= 2:
             self._try(i, self.people[-1], lambda w: self.exit(i, w, 0.02))
         if i == self.queue_step and len(self.people) >= 2:
-            self._try(i, self.people[1], lambda w: self.exit(i, w, self.cfg.queued_exit_fraction, force_queue=True))
+            self._try(
+                i, self.people[1], lambda w: self.exit(i, w, self.cfg.queued_exit_fraction, force_queue=True)
+            )
         p_dep = self.cfg.deposit_rate_per_day / steps_per_day
         p_exit = self.cfg.exit_rate_per_day / steps_per_day
         for who in self.people:
@@ -135,7 +137,7 @@ class Depositors:
                 fraction = 0.1 + 0.4 * float(frac)
                 self._try(i, who, lambda w, f=fraction: self.exit(i, w, f))
 
-    def _try(self, i: int, who: Depositor, fn) -> None:  # noqa: ANN001 — a closure over the depositor
+    def _try(self, i: int, who: Depositor, fn) -> None:
         try:
             fn(who)
         except RawTxError as exc:  # e.g. deposits paused: the depositor simply does not get in

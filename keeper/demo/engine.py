@@ -16,6 +16,7 @@ At the end: the deployment JSON, the decision journal, the PnL attribution from 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -34,7 +35,14 @@ from keeper.chain.deploy import Deployment, LocalConfig, deploy_local
 from keeper.chain.keys import load_signer, write_keystore
 from keeper.chain.reader import read_snapshot
 from keeper.chain.sender import FeePolicy, Sender, TxIntent
-from keeper.demo.attribution import Attribution, EventDecoder, MarkPoint, attribute, fetch_logs, project_event_abis
+from keeper.demo.attribution import (
+    Attribution,
+    EventDecoder,
+    MarkPoint,
+    attribute,
+    fetch_logs,
+    project_event_abis,
+)
 from keeper.demo.config import DemoConfig, market_path
 from keeper.demo.depositors import Depositors
 from keeper.demo.market import MarketDriver
@@ -116,10 +124,15 @@ def _fresh_outputs(out_dir: Path) -> None:
         (out_dir / name).unlink(missing_ok=True)
 
 
-def run_demo(cfg: DemoConfig, out_dir: Path, *, on_step: StepCallback | None = None) -> DemoResult:
+def run_demo(
+    cfg: DemoConfig, out_dir: Path, *, on_step: StepCallback | None = None, block_interval: bool = True
+) -> DemoResult:
     """Run the demo on ape's connected local chain; write its files to `out_dir`; return the figures.
 
-    `on_step(record, n_steps)` is called after each step (progress bars, per-day timing).
+    `on_step(record, n_steps)` is called after each step (progress bars, per-day timing). With
+    `block_interval` (default) the node mines each block one second after the last for the run (so the
+    chain's times are the same from run to run) and goes back to wall-clock times at the end; pass False
+    when the caller already set that up (the test suite's `deterministic_clock`).
     """
     from ape import accounts, chain
 
@@ -150,7 +163,8 @@ def run_demo(cfg: DemoConfig, out_dir: Path, *, on_step: StepCallback | None = N
     admin, gov, keeper = (str(a.address) for a in (t[0], t[1], t[2]))
     depositor_addresses = [str(a.address) for a in t[5:10]]
 
-    rpc.request("anvil_setBlockTimestampInterval", [1])  # one second per block: deterministic times
+    if block_interval:
+        rpc.request("anvil_setBlockTimestampInterval", [1])  # one second per block: deterministic times
     keystore = tempfile.TemporaryDirectory(prefix="keel-demo-keys-")
     sender: Sender | None = None
     journal: Journal | None = None
@@ -158,7 +172,9 @@ def run_demo(cfg: DemoConfig, out_dir: Path, *, on_step: StepCallback | None = N
         # ---- the keeper: encrypted keystore → signer → sender → journal → metrics → service
         passphrase = os.urandom(16).hex()
         os.environ[PASSPHRASE_ENV] = passphrase
-        write_keystore(KEEPER_ALIAS, t[2].private_key, passphrase, Path(keystore.name), kdf="pbkdf2", iterations=2)
+        write_keystore(
+            KEEPER_ALIAS, t[2].private_key, passphrase, Path(keystore.name), kdf="pbkdf2", iterations=2
+        )
         signer = load_signer(KEEPER_ALIAS, keystore_dir=Path(keystore.name), passphrase_env=PASSPHRASE_ENV)
         assert signer.address == keeper
         fees = FeePolicy(confirmations=1, poll_interval_sec=0.05, max_fee_per_gas_wei=100 * GWEI)
@@ -193,7 +209,9 @@ def run_demo(cfg: DemoConfig, out_dir: Path, *, on_step: StepCallback | None = N
         people.setup()
         start_block = d.block + 1
         share_price_start = rpc.call(d.vault, "sharePriceWad()", ["uint256"]) / WAD
-        marks = [MarkPoint(rpc.block_number(), 0, 0, _leg_price(rpc, d, "latest"), _index_price(rpc, d, "latest"))]
+        marks = [
+            MarkPoint(rpc.block_number(), 0, 0, _leg_price(rpc, d, "latest"), _index_price(rpc, d, "latest"))
+        ]
 
         # ---- the steps
         steps: list[StepRecord] = []
@@ -228,8 +246,16 @@ def run_demo(cfg: DemoConfig, out_dir: Path, *, on_step: StepCallback | None = N
             "option": rpc.call(d.option_leg, "value()", ["uint256"], block=end_block),
         }
         decoder = EventDecoder(project_event_abis(d))
-        addresses = [d.vault, d.spot_leg, d.perp_leg, d.option_leg, d.perp_market, d.option_market, d.usdc,
-                     d.insurance_fund]  # fmt: skip
+        addresses = [
+            d.vault,
+            d.spot_leg,
+            d.perp_leg,
+            d.option_leg,
+            d.perp_market,
+            d.option_market,
+            d.usdc,
+            d.insurance_fund,
+        ]
         logs = fetch_logs(rpc, decoder, addresses, start_block, end_block)
         attribution = attribute(
             rpc,
@@ -247,9 +273,22 @@ def run_demo(cfg: DemoConfig, out_dir: Path, *, on_step: StepCallback | None = N
 
         deployment_path = d.write(out_dir / "deployment.json")
         summary = _summary(
-            cfg, path, d, steps, attribution, journal, people, driver, rpc, end_block, final,
-            share_price_start, deploy_sec, run_sec, day_wall,
-        )  # fmt: skip
+            cfg,
+            path,
+            d,
+            steps,
+            attribution,
+            journal,
+            people,
+            driver,
+            rpc,
+            end_block,
+            final,
+            share_price_start,
+            deploy_sec,
+            run_sec,
+            day_wall,
+        )
         files = {
             "deployment": deployment_path,
             "journal": out_dir / "journal.sqlite",
@@ -269,10 +308,9 @@ def run_demo(cfg: DemoConfig, out_dir: Path, *, on_step: StepCallback | None = N
             sender.close()
         if journal is not None:
             journal.close()
-        try:
-            rpc.request("anvil_removeBlockTimestampInterval", [])
-        except Exception:  # noqa: BLE001 — the node may be gone; nothing to restore then
-            pass
+        if block_interval:
+            with contextlib.suppress(Exception):  # the node may be gone: nothing to restore then
+                rpc.request("anvil_removeBlockTimestampInterval", [])
         rpc.provider.close()
         provider = w3.provider
         if isinstance(provider, KeepAliveHTTPProvider):
@@ -291,15 +329,25 @@ def _leg_price(rpc: RawRpc, d: Deployment, block: int | str) -> int:
 
 
 def _index_price(rpc: RawRpc, d: Deployment, block: int | str) -> int:
-    answer = rpc.call(d.feeds.eth_usd, "latestRoundData()", ["uint80", "int256", "uint256", "uint256", "uint80"],
-                      block=block)[1]  # fmt: skip
+    answer = rpc.call(
+        d.feeds.eth_usd,
+        "latestRoundData()",
+        ["uint80", "int256", "uint256", "uint256", "uint80"],
+        block=block,
+    )[1]
     return int(answer) * 10 ** (18 - d.feeds.decimals)
 
 
 def _record(
-    k: int, spd: int, path: MarketPath, rec: CycleRecord, cfg: DemoConfig, rpc: RawRpc, d: Deployment,
+    k: int,
+    spd: int,
+    path: MarketPath,
+    rec: CycleRecord,
+    cfg: DemoConfig,
+    rpc: RawRpc,
+    d: Deployment,
     marks: list[MarkPoint],
-) -> StepRecord:  # fmt: skip
+) -> StepRecord:
     s = StepRecord(
         step=k,
         day=k / spd,
@@ -315,8 +363,15 @@ def _record(
     snap, risk = rec.snapshot, rec.risk
     if snap is None or risk is None:
         prev = marks[-1]
-        marks.append(MarkPoint(rec.block or prev.block, prev.weth_wad, prev.perp_size_wad, prev.spot_leg_price_wad,
-                               prev.index_price_wad))  # fmt: skip
+        marks.append(
+            MarkPoint(
+                rec.block or prev.block,
+                prev.weth_wad,
+                prev.perp_size_wad,
+                prev.spot_leg_price_wad,
+                prev.index_price_wad,
+            )
+        )
         return s
     scale = snap.asset_scale
     g = risk.greeks
@@ -385,10 +440,22 @@ def max_drawdown(values: list[float]) -> float:
 
 
 def _summary(
-    cfg: DemoConfig, path: MarketPath, d: Deployment, steps: list[StepRecord], a: Attribution,
-    journal: Journal, people: Depositors, driver: MarketDriver, rpc: RawRpc, end_block: int, final: Any,
-    share_price_start: float, deploy_sec: float, run_sec: float, day_wall: list[float],
-) -> dict[str, Any]:  # fmt: skip
+    cfg: DemoConfig,
+    path: MarketPath,
+    d: Deployment,
+    steps: list[StepRecord],
+    a: Attribution,
+    journal: Journal,
+    people: Depositors,
+    driver: MarketDriver,
+    rpc: RawRpc,
+    end_block: int,
+    final: Any,
+    share_price_start: float,
+    deploy_sec: float,
+    run_sec: float,
+    day_wall: list[float],
+) -> dict[str, Any]:
     scale = USDC
     nav = rpc.call(d.vault, "totalAssets()", ["uint256"], block=end_block)
     supply = rpc.call(d.vault, "totalSupply()", ["uint256"], block=end_block)
@@ -400,7 +467,9 @@ def _summary(
     apy = (1 + ret) ** (365.0 / days) - 1 if ret > -1 else -1.0
     prices = [share_price_start] + [s.share_price for s in steps] + [share_price]
     deltas = [abs(s.net_delta_eth) for s in steps if math.isfinite(s.net_delta_eth)]
-    over_band = [s for s in steps if math.isfinite(s.net_delta_eth) and abs(s.net_delta_eth) > s.band_half_width_eth]
+    over_band = [
+        s for s in steps if math.isfinite(s.net_delta_eth) and abs(s.net_delta_eth) > s.band_half_width_eth
+    ]
     ratios = [s.margin_ratio for s in steps if s.margin_ratio is not None and math.isfinite(s.margin_ratio)]
     confirmed = journal.actions_by_kind(status="confirmed")
     decided = journal.actions_by_kind()
@@ -421,8 +490,12 @@ def _summary(
             "funding_min_8h": float(np.min(path.funding_8h)),
             "shock": shock[0].model_dump() if shock else None,
         },
-        "chain": {"chain_id": d.chain_id, "deploy_block": d.block, "final_block": end_block,
-                  "final_timestamp": final.timestamp},  # fmt: skip
+        "chain": {
+            "chain_id": d.chain_id,
+            "deploy_block": d.block,
+            "final_block": end_block,
+            "final_timestamp": final.timestamp,
+        },
         "vault": {
             "nav_usd": nav / scale,
             "nav_assets": nav,

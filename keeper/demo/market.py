@@ -34,7 +34,7 @@ def round_strike(x: float) -> float:
     """A strike with three significant digits (3,150 → 3,150; 3,163 → 3,160; 1.234 → 1.23)."""
     if x <= 0:
         raise ValueError("strike must be positive")
-    digits = 3 - int(math.floor(math.log10(x))) - 1
+    digits = 2 - math.floor(math.log10(x))
     return round(x, digits)
 
 
@@ -87,7 +87,13 @@ class MarketDriver:
         weth_inventory = int(self.cfg.pool_liquidity_usd / float(self.path.spot[0]) * 2) * WAD
         r.set_balance(self.publisher, weth_inventory + 10**6 * WAD)
         r.send(self.publisher, s.weth, "deposit()", value=weth_inventory)
-        r.send(self.publisher, s.usdc, "mint(address,uint256)", self.publisher, int(self.cfg.pool_liquidity_usd * 2) * USDC)
+        r.send(
+            self.publisher,
+            s.usdc,
+            "mint(address,uint256)",
+            self.publisher,
+            int(self.cfg.pool_liquidity_usd * 2) * USDC,
+        )
         for token in (s.weth, s.usdc):
             r.send(self.publisher, token, "approve(address,uint256)", s.router, MAX_UINT)
 
@@ -133,10 +139,8 @@ class MarketDriver:
         token_in = s.token0 if zero_for_one else s.token1
         token_out = s.token1 if zero_for_one else s.token0
         cap = self.cfg.arb_max_notional_usd
-        if token_in == s.usdc:
-            amount_in = int(cap * USDC)
-        else:
-            amount_in = int(Fraction(cap) / current * WAD)
+        # at most `cap` USD of input (WETH valued at the pool's price)
+        amount_in = int(cap * USDC) if token_in == s.usdc else int(Fraction(cap) / current * WAD)
         deadline = self.time_of(0) + 10**8
         self.rpc.send(
             self.publisher,

@@ -24,7 +24,7 @@ def connect(network: str = "ethereum:local:foundry", *, steps_tracing: bool = Fa
         try:
             from ape_foundry.provider import FoundryProvider
         except ImportError:  # another provider plugin: nothing to change
-            FoundryProvider = None  # noqa: N806
+            FoundryProvider = None
         if FoundryProvider is not None:
             original = FoundryProvider.build_command
 

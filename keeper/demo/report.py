@@ -49,10 +49,23 @@ def plots(result: DemoResult) -> dict[str, str]:
 
     steps = result.steps
     x = np.array([s.day for s in steps])
-    col = {k: np.array([getattr(s, k) if getattr(s, k) is not None else np.nan for s in steps], dtype=float)
-           for k in ("share_price", "spot_usd", "net_delta_eth", "band_half_width_eth", "gamma_usd_per_1pct",
-                     "vega_usd_per_vol_pt", "margin_ratio", "funding_cum_usd", "funding_8h", "insurance_usd",
-                     "nav_usd", "iv")}  # fmt: skip
+    col = {
+        k: np.array([getattr(s, k) if getattr(s, k) is not None else np.nan for s in steps], dtype=float)
+        for k in (
+            "share_price",
+            "spot_usd",
+            "net_delta_eth",
+            "band_half_width_eth",
+            "gamma_usd_per_1pct",
+            "vega_usd_per_vol_pt",
+            "margin_ratio",
+            "funding_cum_usd",
+            "funding_8h",
+            "insurance_usd",
+            "nav_usd",
+            "iv",
+        )
+    }
     out: dict[str, str] = {}
 
     fig, ax = plt.subplots(figsize=(9, 3.4))
@@ -68,16 +81,19 @@ def plots(result: DemoResult) -> dict[str, str]:
 
     fig, ax = plt.subplots(figsize=(9, 3.4))
     band = col["band_half_width_eth"]
-    ax.fill_between(x, -band, band, color="tab:green", alpha=0.15, step="mid", label="hedge band (±half-width)")
+    ax.fill_between(
+        x, -band, band, color="tab:green", alpha=0.15, step="mid", label="hedge band (±half-width)"
+    )
     ax.plot(x, col["net_delta_eth"], color="tab:blue", lw=1.0, drawstyle="steps-mid", label="net delta")
     guard = result.summary["risk"]["guard_max_net_delta_eth"]
-    ax.axhline(guard, color="tab:red", ls="--", lw=0.8, label="RiskGuard cap")
-    ax.axhline(-guard, color="tab:red", ls="--", lw=0.8)
+    span = float(np.nanmax(np.abs(np.concatenate([col["net_delta_eth"], band, [0.5]]))))
+    ax.set_ylim(-1.15 * span, 1.15 * span)
     _shade_shock(ax, result)
+    ax.axhline(0, color="k", lw=0.4)
     ax.set_ylabel("ETH")
     ax.set_xlabel("day")
     ax.legend(loc="upper right", fontsize=8)
-    ax.set_title("Net delta against its band (before each cycle's trades)")
+    ax.set_title(f"Net delta against its band, before each cycle's trades (RiskGuard cap ±{guard:g} ETH)")
     out["net_delta"] = _fig_to_b64(fig)
 
     fig, (a1, a2) = plt.subplots(2, 1, figsize=(9, 4.6), sharex=True)
@@ -93,13 +109,20 @@ def plots(result: DemoResult) -> dict[str, str]:
     out["gamma_vega"] = _fig_to_b64(fig)
 
     fig, ax = plt.subplots(figsize=(9, 3.4))
-    ax.plot(x, col["margin_ratio"], color="tab:blue", lw=1.0, label="perp margin ratio (equity / maintenance)")
+    ax.plot(
+        x, col["margin_ratio"], color="tab:blue", lw=1.0, label="perp margin ratio (equity / maintenance)"
+    )
     pol = result.config.policy
     ax.axhline(pol.margin_min_ratio, color="tab:orange", ls="--", lw=0.8, label="policy min")
     ax.axhline(pol.margin_target_ratio, color="tab:green", ls=":", lw=0.8, label="policy target")
     ax.axhline(pol.margin_max_ratio, color="tab:gray", ls="--", lw=0.8, label="policy max")
-    ax.axhline(result.summary["risk"]["guard_min_margin_ratio"], color="tab:red", ls="--", lw=0.8,
-               label="RiskGuard min")  # fmt: skip
+    ax.axhline(
+        result.summary["risk"]["guard_min_margin_ratio"],
+        color="tab:red",
+        ls="--",
+        lw=0.8,
+        label="RiskGuard min",
+    )
     finite = col["margin_ratio"][np.isfinite(col["margin_ratio"])]
     if finite.size:
         ax.set_ylim(0, max(pol.margin_max_ratio * 1.3, float(np.nanpercentile(finite, 99)) * 1.1))
@@ -166,29 +189,48 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     t = summary["timing"]
     mr = r["min_margin_ratio"]
     return [
-        ("market", f"{m['source']}, {m['days']:g} days × {m['steps_per_day']} steps; ETH "
-                   f"{m['spot_start_usd']:,.0f} → {m['spot_end_usd']:,.0f} (min {m['spot_min_usd']:,.0f})"),
+        (
+            "market",
+            f"{m['source']}, {m['days']:g} days × {m['steps_per_day']} steps; ETH "
+            f"{m['spot_start_usd']:,.0f} → {m['spot_end_usd']:,.0f} (min {m['spot_min_usd']:,.0f})",
+        ),
         ("NAV", f"{v['nav_usd']:,.2f} USDC"),
         ("share price", f"{v['share_price']:.6f} (start {v['share_price_start']:.6f})"),
         ("return over the run / APY", f"{v['period_return'] * 100:+.3f}% / {v['apy'] * 100:+.2f}%"),
         ("max drawdown (share price)", f"{v['max_drawdown'] * 100:.3f}%"),
         ("insurance fund", f"{v['insurance_fund_usd']:,.2f} USDC"),
-        ("max |net delta|", f"{r['max_abs_net_delta_eth']:.3f} ETH (guard cap {r['guard_max_net_delta_eth']:g}; "
-                            f"{r['steps_outside_band']} steps outside the band before the cycle's hedge)"),
-        ("min margin ratio", "–" if mr is None else f"{mr:.2f} (policy min {r['policy_margin_min_ratio']:g}, "
-                                                    f"guard min {r['guard_min_margin_ratio']:g})"),
-        ("keeper cycles", f"{k['cycles']} ({', '.join(f'{s} {n}' for s, n in sorted(k['cycle_statuses'].items()))}); "
-                          f"journal verified: {k['journal_verified']}"),
-        ("keeper actions (confirmed)", ", ".join(f"{a} {n}" for a, n in sorted(k["actions_confirmed"].items()))
-         or "none"),
-        ("wall time", f"{t['run_sec']:.1f} s ({t['sec_per_step']:.3f} s/step, "
-                      f"{t['mean_sec_per_simulated_day']:.1f} s per simulated day); deploy {t['deploy_sec']:.1f} s"),
-    ]  # fmt: skip
+        (
+            "max |net delta|",
+            f"{r['max_abs_net_delta_eth']:.3f} ETH (guard cap {r['guard_max_net_delta_eth']:g}; "
+            f"{r['steps_outside_band']} steps outside the band before the cycle's hedge)",
+        ),
+        (
+            "min margin ratio",
+            "–"
+            if mr is None
+            else f"{mr:.2f} (policy min {r['policy_margin_min_ratio']:g}, "
+            f"guard min {r['guard_min_margin_ratio']:g})",
+        ),
+        (
+            "keeper cycles",
+            f"{k['cycles']} ({', '.join(f'{s} {n}' for s, n in sorted(k['cycle_statuses'].items()))}); "
+            f"journal verified: {k['journal_verified']}",
+        ),
+        (
+            "keeper actions (confirmed)",
+            ", ".join(f"{a} {n}" for a, n in sorted(k["actions_confirmed"].items())) or "none",
+        ),
+        (
+            "wall time",
+            f"{t['run_sec']:.1f} s ({t['sec_per_step']:.3f} s/step, "
+            f"{t['mean_sec_per_simulated_day']:.1f} s per simulated day); deploy {t['deploy_sec']:.1f} s",
+        ),
+    ]
 
 
 CSS = """
-body { font-family: -apple-system, Segoe UI, Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 1000px;
-       color: #222; }
+body { font-family: -apple-system, Segoe UI, Helvetica, Arial, sans-serif; margin: 2em auto;
+       max-width: 1000px; color: #222; }
 h1 { margin-bottom: 0.2em; } h2 { margin-top: 1.6em; border-bottom: 1px solid #ddd; }
 table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.9em; }
 td, th { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }
@@ -207,7 +249,8 @@ def render_html(result: DemoResult, pngs: dict[str, str]) -> str:
         f"<style>{CSS}</style></head><body>",
         "<h1>Keel demo report</h1>",
         f"<p class='muted'>Chain {s['chain']['chain_id']}, blocks {s['chain']['deploy_block']}–"
-        f"{s['chain']['final_block']}; vault {html.escape(result.deployment.vault)}; seed {result.config.seed}. "
+        f"{s['chain']['final_block']}; vault {html.escape(result.deployment.vault)}; "
+        f"seed {result.config.seed}. "
         "Every figure is read from the chain or computed from its events; the keeper is the real service "
         "(reader → risk → policy → sender → journal).</p>",
         "<h2>Summary</h2>",
@@ -234,36 +277,71 @@ def render_html(result: DemoResult, pngs: dict[str, str]) -> str:
             cls="bridge",
         ),
         "<p>Memo (outside the bridge):</p>",
-        _table([[ln.label, _usd(ln.usd, 2), ln.method] for ln in a.lines if not ln.in_bridge],
-               ["line", "USD", "how it is measured"], cls="bridge"),  # fmt: skip
+        _table(
+            [[ln.label, _usd(ln.usd, 2), ln.method] for ln in a.lines if not ln.in_bridge],
+            ["line", "USD", "how it is measured"],
+            cls="bridge",
+        ),
         "<p>Per leg (USD): PnL = value at the end − value at the start − net USDC the vault moved in.</p>",
         _table(
-            [[leg, *(_usd(v / 1e6 if isinstance(v, int) else v, 2) for v in row.values())]
-             for leg, row in a.legs.items()],
+            [
+                [leg, *(_usd(v / 1e6 if isinstance(v, int) else v, 2) for v in row.values())]
+                for leg, row in a.legs.items()
+            ],
             ["leg", "value start", "value end", "net funded", "PnL", "explained by the lines", "residual"],
-        ),  # fmt: skip
+        ),
         f"<img alt='attribution' src='data:image/png;base64,{pngs['attribution']}'>",
         "<h2>Keeper actions</h2>",
         _table(
-            [[kind, s["keeper"]["actions_confirmed"].get(kind, 0), n]
-             for kind, n in sorted(s["keeper"]["actions_decided"].items())],
+            [
+                [kind, s["keeper"]["actions_confirmed"].get(kind, 0), n]
+                for kind, n in sorted(s["keeper"]["actions_decided"].items())
+            ],
             ["action", "confirmed", "decided"],
-        ),  # fmt: skip
+        ),
         "<h2>Depositors</h2>",
         _table(
-            [[p["name"], _usd(p["deposited_usd"]), _usd(p["withdrawn_usd"]), _usd(p["claimed_usd"]),
-              _usd(p["queued_usd"]), _usd(p["value_usd"]), _usd(p["pnl_usd"], 2)] for p in s["depositors"]],
-            ["depositor", "deposited", "withdrawn", "claimed (queued exits)", "still queued", "shares worth",
-             "PnL"],
-        ),  # fmt: skip
+            [
+                [
+                    p["name"],
+                    _usd(p["deposited_usd"]),
+                    _usd(p["withdrawn_usd"]),
+                    _usd(p["claimed_usd"]),
+                    _usd(p["queued_usd"]),
+                    _usd(p["value_usd"]),
+                    _usd(p["pnl_usd"], 2),
+                ]
+                for p in s["depositors"]
+            ],
+            [
+                "depositor",
+                "deposited",
+                "withdrawn",
+                "claimed (queued exits)",
+                "still queued",
+                "shares worth",
+                "PnL",
+            ],
+        ),
         _table(
-            [[e["step"], e["name"], e["kind"], _usd(e["assets"] / 1e6), e["request_id"] if e["request_id"] is not None
-              else ""] for e in s["depositor_events"] if e["kind"] != "skipped"],
+            [
+                [
+                    e["step"],
+                    e["name"],
+                    e["kind"],
+                    _usd(e["assets"] / 1e6),
+                    e["request_id"] if e["request_id"] is not None else "",
+                ]
+                for e in s["depositor_events"]
+                if e["kind"] != "skipped"
+            ],
             ["step", "depositor", "event", "USDC", "request"],
-        ),  # fmt: skip
+        ),
         "<h2>Wall time per simulated day</h2>",
-        _table([[i + 1, f"{sec:.2f} s"] for i, sec in enumerate(s["timing"]["sec_per_simulated_day"])],
-               ["day", "wall time"]),  # fmt: skip
+        _table(
+            [[i + 1, f"{sec:.2f} s"] for i, sec in enumerate(s["timing"]["sec_per_simulated_day"])],
+            ["day", "wall time"],
+        ),
         "<h2>Files</h2>",
         "<p>journal.sqlite (the keeper's decision journal, one record per step), deployment.json, "
         "demo_summary.json (every number above), steps.csv (the per-step figures), this report.</p>",
@@ -282,7 +360,9 @@ def print_summary(console: Any, result: DemoResult) -> None:
     from rich.table import Table
 
     s = result.summary
-    head = Table(title="Keel demo — summary", title_justify="left", title_style="bold cyan", show_header=False)
+    head = Table(
+        title="Keel demo — summary", title_justify="left", title_style="bold cyan", show_header=False
+    )
     head.add_column("", style="bold")
     head.add_column("")
     for k, v in summary_rows(s):

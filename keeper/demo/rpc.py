@@ -13,6 +13,7 @@ receipts checked — a revert raises `RawTxError` with the decoded reason.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import itertools
 import json
@@ -105,10 +106,8 @@ def fast_web3(uri: str) -> Web3:
     """A `Web3` over `KeepAliveHTTPProvider`, without the per-call validation and ENS middlewares."""
     w3 = Web3(KeepAliveHTTPProvider(uri))
     for name in ("validation", "ens_name_to_address"):
-        try:
+        with contextlib.suppress(ValueError):  # not installed in this web3 version
             w3.middleware_onion.remove(name)
-        except ValueError:
-            pass
     return w3
 
 
@@ -172,7 +171,7 @@ class RawRpc:
                 try:
                     values = decode(name[1], raw[4:])
                     msg += f" [{name[0]}({', '.join(map(str, values))})]"
-                except Exception:  # noqa: BLE001 — a best-effort description
+                except Exception:
                     msg += f" [{name[0]}]"
         return msg
 
@@ -233,8 +232,10 @@ class RawRpc:
                 self.request("eth_call", [tx, hex(int(receipt["blockNumber"], 16) - 1)])
             except RawTxError as exc:
                 why = f": {exc}"
-            raise RawTxError(f"{signature} from {sender} to {to} reverted in {tx_hash} (gas used "
-                             f"{int(receipt['gasUsed'], 16)}){why}")
+            raise RawTxError(
+                f"{signature} from {sender} to {to} reverted in {tx_hash} (gas used "
+                f"{int(receipt['gasUsed'], 16)}){why}"
+            )
         return receipt
 
     def set_next_timestamp(self, ts: int) -> None:
