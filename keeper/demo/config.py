@@ -35,6 +35,9 @@ class DemoConfig(BaseModel):
     steps_per_day: int = Field(24, ge=1, le=96)
     seed: int = Field(7, ge=0, le=2**63 - 1)
     s0: float = Field(3000.0, gt=0, description="initial ETH price of the simulator, USD")
+    initial_regime: int | None = Field(
+        1, ge=0, description="simulator's starting volatility regime (1: normal, 70%); None: drawn"
+    )
     prices_csv: Path | None = None
     csv_start: date | None = None
 
@@ -48,9 +51,9 @@ class DemoConfig(BaseModel):
 
     depositors_usd: tuple[float, ...] = Field(DEFAULT_DEPOSITS_USD, min_length=1, max_length=5)
     deposit_rate_per_day: float = Field(
-        0.25, ge=0, le=24, description="top-up deposits per depositor per day"
+        0.15, ge=0, le=24, description="top-up deposits per depositor per day"
     )
-    exit_rate_per_day: float = Field(0.15, ge=0, le=24, description="exits per depositor per day")
+    exit_rate_per_day: float = Field(0.1, ge=0, le=24, description="exits per depositor per day")
     queued_exit_fraction: float = Field(0.4, ge=0, le=1, description="share of bob's shares he queues")
     insurance_seed_usd: float = Field(20_000.0, ge=0)
 
@@ -125,6 +128,7 @@ def market_path(cfg: DemoConfig) -> MarketPath:
                 days=cfg.days,
                 steps_per_day=cfg.steps_per_day,
                 s0=cfg.s0,
+                initial_regime=cfg.initial_regime,
                 shocks=cfg.shocks(cfg.days),
             )
         )

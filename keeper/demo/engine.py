@@ -467,8 +467,11 @@ def _summary(
     apy = (1 + ret) ** (365.0 / days) - 1 if ret > -1 else -1.0
     prices = [share_price_start] + [s.share_price for s in steps] + [share_price]
     deltas = [abs(s.net_delta_eth) for s in steps if math.isfinite(s.net_delta_eth)]
+    slack = cfg.policy.min_trade_eth  # within this of the edge no hedge is worth a trade
     over_band = [
-        s for s in steps if math.isfinite(s.net_delta_eth) and abs(s.net_delta_eth) > s.band_half_width_eth
+        s
+        for s in steps
+        if math.isfinite(s.net_delta_eth) and abs(s.net_delta_eth) > s.band_half_width_eth + slack
     ]
     ratios = [s.margin_ratio for s in steps if s.margin_ratio is not None and math.isfinite(s.margin_ratio)]
     confirmed = journal.actions_by_kind(status="confirmed")

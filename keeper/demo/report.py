@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 PLOTS = (
     "share_price",
+    "positions",
     "net_delta",
     "gamma_vega",
     "margin_ratio",
@@ -78,6 +79,22 @@ def plots(result: DemoResult) -> dict[str, str]:
     _shade_shock(ax, result)
     ax.set_title("Share price (ETH price in grey; shaded: the stress day)")
     out["share_price"] = _fig_to_b64(fig)
+
+    fig, ax = plt.subplots(figsize=(9, 3.4))
+    pos = {
+        k: np.array([getattr(s, k) for s in steps], dtype=float)
+        for k in ("spot_eth", "perp_eth", "option_delta_eth")
+    }
+    ax.plot(x, pos["spot_eth"], color="tab:green", lw=1.2, drawstyle="steps-post", label="spot ETH held")
+    ax.plot(x, pos["perp_eth"], color="tab:red", lw=1.2, drawstyle="steps-post", label="perp position (ETH)")
+    ax.plot(x, pos["option_delta_eth"], color="tab:purple", lw=1.0, label="option delta (ETH)")
+    ax.axhline(0, color="k", lw=0.4)
+    _shade_shock(ax, result)
+    ax.set_ylabel("ETH")
+    ax.set_xlabel("day")
+    ax.legend(loc="best", fontsize=8)
+    ax.set_title("Positions: the basis (spot long, perp short) and the covered calls' delta")
+    out["positions"] = _fig_to_b64(fig)
 
     fig, ax = plt.subplots(figsize=(9, 3.4))
     band = col["band_half_width_eth"]
@@ -202,7 +219,7 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         (
             "max |net delta|",
             f"{r['max_abs_net_delta_eth']:.3f} ETH (guard cap {r['guard_max_net_delta_eth']:g}; "
-            f"{r['steps_outside_band']} steps outside the band before the cycle's hedge)",
+            f"{r['steps_outside_band']} steps found it outside the band, then hedged to the edge)",
         ),
         (
             "min margin ratio",
@@ -257,6 +274,11 @@ def render_html(result: DemoResult, pngs: dict[str, str]) -> str:
         _table([[k, v] for k, v in summary_rows(s)]),
         "<h2>Share price</h2>",
         f"<img alt='share price' src='data:image/png;base64,{pngs['share_price']}'>",
+        "<h2>Positions</h2>",
+        "<p>The keeper opens the basis with idle cash above the buffer, unwinds it while funding runs "
+        "against "
+        "it, frees cash for queued redemptions and sells covered calls when none is open.</p>",
+        f"<img alt='positions' src='data:image/png;base64,{pngs['positions']}'>",
         "<h2>Net delta and its band</h2>",
         f"<img alt='net delta' src='data:image/png;base64,{pngs['net_delta']}'>",
         "<h2>Gamma and vega</h2>",

@@ -123,11 +123,12 @@ def test_demo__attribution__lines_reconcile_to_the_nav_change(demo_result, demo_
 def test_demo__report__html_embeds_every_plot(demo_result):
     html = demo_result.files["report"].read_text()
     images = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", html)
-    assert len(images) == 7
+    assert len(images) == 8
     for b64 in images:
         assert base64.b64decode(b64).startswith(PNG_MAGIC)
     for heading in (
         "Share price",
+        "Positions",
         "Net delta",
         "Gamma and vega",
         "Margin ratio",
