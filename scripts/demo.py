@@ -174,10 +174,9 @@ def run(
                 wall, day_wall[0] = day_wall[0], 0.0
                 steps = spd if s.step % spd == 0 else s.step % spd
                 progress.console.print(
-                    f"[dim]day {int((s.step - 1) // spd) + 1:>3}: {wall:5.1f} s ({wall / steps:.2f} s/step)  "
-                    f"ETH {s.spot_usd:7,.0f}  IV {s.iv * 100:3.0f}%  "
-                    f"funding {s.funding_8h * 1e4:+5.1f} bp/8h  "
-                    f"NAV {s.nav_usd:11,.0f}  share {s.share_price:.5f}  delta {s.net_delta_eth:+6.2f} ETH"
+                    f"[dim]day {int((s.step - 1) // spd) + 1:>3}  {wall:5.1f} s  {wall / steps:.2f} s/step │ "
+                    f"ETH {s.spot_usd:6,.0f}  IV {s.iv * 100:3.0f}%  funding {s.funding_8h * 1e4:+4.1f}bp │ "
+                    f"NAV {s.nav_usd:10,.0f}  share {s.share_price:.5f}  delta {s.net_delta_eth:+5.2f} ETH"
                 )
 
         console.print("[dim]deploying the market and the vault…")
