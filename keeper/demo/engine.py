@@ -20,6 +20,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import tempfile
 import time
 from collections.abc import Callable
@@ -427,6 +428,16 @@ def _funding_series(steps: list[StepRecord], logs: list[Any], d: Deployment) -> 
 # =====================================================================================================
 
 
+def error_kinds(errors: list[str]) -> dict[str, int]:
+    """Cycle errors grouped by what failed: `label: status: ErrorName` (nonces and arguments dropped)."""
+    out: dict[str, int] = {}
+    for e in errors:
+        key = re.sub(r" nonce=\d+", "", e)
+        key = re.sub(r"\(.*", "", key).strip()
+        out[key] = out.get(key, 0) + 1
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
 def max_drawdown(values: list[float]) -> float:
     """Largest peak-to-trough fall, as a fraction of the peak (0 when it never falls)."""
     peak, worst = -math.inf, 0.0
@@ -530,6 +541,7 @@ def _summary(
             "actions_total_confirmed": sum(confirmed.values()),
             "journal_verified": journal.verify() == [],
             "cycle_errors": [{"step": x.step, "error": x.error} for x in steps if x.status == "error"],
+            "cycle_error_kinds": error_kinds([x.error for x in steps if x.status == "error" and x.error]),
             "circuit_breaker_events": len(journal.events("circuit_breaker")),
             "steps_with_oracle_halt": sum(1 for x in steps if not x.oracle_ok),
         },

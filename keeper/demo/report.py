@@ -234,6 +234,10 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
             f"journal verified: {k['journal_verified']}",
         ),
         (
+            "cycle errors",
+            "; ".join(f"{n} × {kind}" for kind, n in k["cycle_error_kinds"].items()) or "none",
+        ),
+        (
             "keeper actions (confirmed)",
             ", ".join(f"{a} {n}" for a, n in sorted(k["actions_confirmed"].items())) or "none",
         ),
