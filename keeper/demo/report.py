@@ -169,13 +169,21 @@ def plots(result: DemoResult) -> dict[str, str]:
     ax.set_title("Insurance fund reserve (skims in, draws out)")
     out["insurance"] = _fig_to_b64(fig)
 
-    lines = [ln for ln in result.attribution.lines if ln.group not in ("flows",)]
-    fig, ax = plt.subplots(figsize=(9, 0.45 * len(lines) + 1))
-    vals = [ln.usd for ln in lines]
-    colors = ["tab:green" if v >= 0 else "tab:red" for v in vals]
-    colors = [c if ln.in_bridge else "tab:gray" for c, ln in zip(colors, lines, strict=True)]
-    ax.barh(range(len(lines)), vals, color=colors)
-    ax.set_yticks(range(len(lines)), [ln.label + ("" if ln.in_bridge else " (memo)") for ln in lines])
+    # the hedged book's two price lines are large and offset: the chart shows their sum (the table both)
+    bars: list[tuple[str, float, bool]] = []
+    for ln in result.attribution.lines:
+        if ln.group == "flows" or ln.key == "perp_price":
+            continue
+        if ln.key == "spot_price":
+            net = ln.usd + result.attribution.line("perp_price").usd
+            bars.append(("price moves, spot + perp (net delta PnL)", net, True))
+            continue
+        bars.append((ln.label + ("" if ln.in_bridge else " (memo)"), ln.usd, ln.in_bridge))
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(bars) + 1))
+    vals = [v for _, v, _ in bars]
+    colors = [("tab:green" if v >= 0 else "tab:red") if ok else "tab:gray" for _, v, ok in bars]
+    ax.barh(range(len(bars)), vals, color=colors)
+    ax.set_yticks(range(len(bars)), [name for name, _, _ in bars])
     ax.invert_yaxis()
     ax.axvline(0, color="k", lw=0.6)
     ax.set_xlabel("USD")
