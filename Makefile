@@ -26,7 +26,7 @@ SOLC_FRONT := .solcx/solc-v$(SOLC_VERSION)
 .PHONY: help deps compile test demo bench lint clean
 
 help:
-	@echo "make demo   - install what is missing, start anvil, deploy, run the demo"
+	@echo "make demo   - install what is missing, start anvil, deploy, run the demo (DAYS=30 SEED=7 PRICES=file.csv)"
 	@echo "make test   - install what is missing, compile, run every test"
 	@echo "make bench  - print the benchmark figures (pricing throughput, gas vs plain OpenZeppelin ERC4626, Black-76 gas, keeper actions with legs open)"
 	@echo "make lint   - ruff over the Python code"
@@ -65,8 +65,9 @@ compile: deps
 test: compile
 	$(APE) test tests/ --network $(NETWORK) -q
 
+# `make demo DAYS=7 SEED=3`, `make demo PRICES=path/to/ETH-USD.csv` (a daily OHLCV CSV)
 demo: compile
-	$(APE) run demo --network $(NETWORK)
+	$(APE) run demo --network $(NETWORK) --days $(DAYS) --seed $(SEED) $(if $(PRICES),--prices $(PRICES))
 
 bench: compile
 	$(PY) bench/pricing.py

@@ -1,239 +1,187 @@
-"""Keel demo (interim, until the full demo lands): one vault's life on a local anvil chain.
+"""Keel demo: a simulated month of an ETH market on a local chain, with the real keeper managing the vault.
 
-Run with `make demo`, or `ape run demo --network ethereum:local:foundry`.
+    make demo                                   # 30 days, hourly, seed 7, a -25% stress day
+    ape run demo --days 7 --seed 3              # (the network defaults to ethereum:local:foundry)
+    ape run demo --prices my-eth-history.csv --days 60
+    ape run demo --network ethereum:local:foundry -- --days 3   # options after `--` work too
 
-Deploys MockUSDC and KeelVault (1% management / 10% performance fee) with one MockLeg, then:
-alice and bob deposit; the keeper moves most of the idle cash to the leg; the leg books a gain;
-alice redeems part of her shares straight out of liquid idle cash; bob's exit is larger than the
-liquidity, so he queues it with `requestRedeem`; the keeper releases cash from the leg and processes
-the queue; bob claims. Time passes between the steps so the fees accrue visibly. After every step
-the vault's state and everyone's balances are printed. The addresses go to out/deployment.json.
+It starts an embedded anvil, deploys the market and the vault (as scripts/deploy.py does), and drives
+the chain one step at a time: oracle rounds (spot, implied vol, funding) from keeper.sim (or the CSV's
+closes), an arbitrageur keeping Uniswap on the oracle, the option venue listing and settling series,
+depositors depositing, withdrawing and queueing redemptions — and the keeper service acting on chain
+(reader → risk → policy → sender with an encrypted-keystore signer → journal). At the end it prints a
+summary and writes out/report.html, out/journal.sqlite, out/deployment.json, out/demo_summary.json and
+out/steps.csv. The engine is `keeper.demo.run_demo` (tests and benchmarks call it directly).
 """
 
-import json
+from __future__ import annotations
+
+import logging
 import shutil
-from dataclasses import dataclass
-from decimal import Decimal
+import sys
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
-from ape import accounts, chain, project
-from ape.logging import LogLevel, logger
+import click
 from rich.console import Console
-from rich.table import Table
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
-USDC_DECIMALS = 6
-SHARE_DECIMALS = 12  # USDC's 6 + the vault's decimals offset of 6
-USDC = 10**USDC_DECIMALS
-CAP = 10**15 * USDC
-ADMIN_DELAY = 3600
-MGMT_FEE_BPS = 100
-PERF_FEE_BPS = 1_000
-DAY = 86_400
-OUT_DIR = Path("out")
-
-# ape's contract and account objects are dynamic (ABI-driven attributes).
-Contract = Any
-Account = Any
-
-# Wide enough for the tables when the output is not a terminal (CI logs, pipes).
-console = Console(width=max(132, shutil.get_terminal_size((132, 40)).columns))
+# The demo of this checkout: its own `keeper` package first (ape drops the project folder from sys.path
+# while it loads scripts, and an installed `keeper` may belong to another checkout).
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path[:1]:
+    sys.path.insert(0, str(ROOT))
 
 
-@dataclass(frozen=True)
-class Cast:
-    admin: Account
-    gov: Account
-    keeper: Account
-    guardian: Account
-    treasury: Account
-    alice: Account
-    bob: Account
+def _options(f: Any) -> Any:
+    options = [
+        click.option(
+            "--network", default="ethereum:local:foundry", show_default=True, help="ape network choice"
+        ),
+        click.option(
+            "--days", type=click.IntRange(1, 366), default=None, help="simulated days [default: 30]"
+        ),
+        click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None, help="seed [default: 7]"),
+        click.option(
+            "--prices",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            default=None,
+            help="drive spot from this daily OHLCV CSV (Date, Close columns) instead of the simulator",
+        ),
+        click.option(
+            "--start",
+            type=click.DateTime(formats=["%Y-%m-%d"]),
+            default=None,
+            help="first day of the CSV to use [default: the last --days days]",
+        ),
+        click.option(
+            "--shock-day",
+            type=float,
+            default=None,
+            help="day the stress episode starts [default: 40% into the run]",
+        ),
+        click.option(
+            "--shock/--no-shock",
+            default=None,
+            help="the stress episode (-25% day, IV x1.8, negative funding) [default: on, off with --prices]",
+        ),
+        click.option(
+            "--out",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=None,
+            help="output folder [default: out]",
+        ),
+        click.option(
+            "--steps-tracing",
+            is_flag=True,
+            default=None,
+            help="start anvil with step tracing, as ape usually does (about 4x slower)",
+        ),
+    ]
+    for opt in reversed(options):
+        f = opt(f)
+    return f
 
-    @classmethod
-    def from_test_accounts(cls) -> Self:
-        t = accounts.test_accounts
-        return cls(admin=t[0], gov=t[1], keeper=t[2], guardian=t[3], treasury=t[4], alice=t[5], bob=t[6])
+
+@click.command(name="options", add_help_option=False)
+@_options
+def _parse_extra(**kw: Any) -> dict[str, Any]:
+    return kw
 
 
-@dataclass(frozen=True)
-class Deployment:
-    usdc: Contract
-    vault: Contract
-    leg: Contract
+@click.command(short_help="Run the Keel demo (simulated market, real keeper, report in out/)")
+@_options
+@click.argument("extra", nargs=-1, type=click.UNPROCESSED)
+def cli(extra: tuple[str, ...], **kw: Any) -> None:
+    """Run the Keel demo on an embedded anvil and write the report to out/."""
+    if extra:  # `ape run demo -- --days 3`: the options came after `--`
+        more = _parse_extra.main(args=list(extra), standalone_mode=False, prog_name="demo")
+        kw |= {k: v for k, v in more.items() if v is not None}
+    run(**kw)
 
 
-def human(amount: int, decimals: int) -> str:
-    value = Decimal(amount).scaleb(-decimals)
-    return f"{value:,.{min(decimals, 6)}f}"
+def run(
+    network: str,
+    days: int | None,
+    seed: int | None,
+    prices: Path | None,
+    start: datetime | None,
+    shock_day: float | None,
+    shock: bool | None,
+    out: Path | None,
+    steps_tracing: bool | None,
+) -> None:
+    from ape.logging import LogLevel, logger
 
+    from keeper.demo import DemoConfig, run_demo
+    from keeper.demo.node import connect
+    from keeper.demo.report import print_summary
 
-def usdc_str(amount: int) -> str:
-    return human(amount, USDC_DECIMALS)
-
-
-def shares_str(amount: int) -> str:
-    return human(amount, SHARE_DECIMALS)
-
-
-def pass_days(days: float) -> None:
-    chain.mine(deltatime=int(days * DAY))
-    console.print(f"[dim]… {days:g} days pass (chain time {chain.pending_timestamp})[/dim]")
-
-
-def show(title: str, d: Deployment, c: Cast) -> None:
-    vault, usdc = d.vault, d.usdc
-    state = Table(title=title, title_justify="left", title_style="bold cyan")
-    state.add_column("share price", justify="right")
-    state.add_column("totalAssets", justify="right")
-    state.add_column("idle", justify="right")
-    state.add_column("liquid", justify="right")
-    state.add_column("leg value", justify="right")
-    state.add_column("queued shares", justify="right")
-    state.add_column("claimable", justify="right")
-    state.add_column("pending fee shares", justify="right")
-    state.add_row(
-        f"{Decimal(vault.sharePriceWad()).scaleb(-18):.6f}",
-        usdc_str(vault.totalAssets()),
-        usdc_str(vault.idleAssets()),
-        usdc_str(vault.liquidAssets()),
-        usdc_str(d.leg.value()),
-        shares_str(vault.queuedShares()),
-        usdc_str(vault.totalClaimable()),
-        shares_str(vault.pendingFeeShares()),
+    console = Console(width=max(120, shutil.get_terminal_size((120, 40)).columns))
+    cfg = DemoConfig(
+        days=days if days is not None else 30,
+        seed=seed if seed is not None else 7,
+        prices_csv=prices,
+        csv_start=start.date() if start is not None else None,
+        shock=shock,
+        shock_day=shock_day,
     )
-    parties = Table(show_header=True)
-    parties.add_column("party")
-    parties.add_column("USDC", justify="right")
-    parties.add_column("kUSDC shares", justify="right")
-    parties.add_column("shares worth (USDC)", justify="right")
-    for name, who in (("alice", c.alice), ("bob", c.bob), ("treasury (fees)", c.treasury)):
-        shares = vault.balanceOf(who)
-        parties.add_row(
-            name, usdc_str(usdc.balanceOf(who)), shares_str(shares), usdc_str(vault.convertToAssets(shares))
-        )
-    parties.add_row(
-        "vault (escrow)",
-        usdc_str(usdc.balanceOf(vault)),
-        shares_str(vault.balanceOf(vault)),
-        usdc_str(vault.convertToAssets(vault.balanceOf(vault))),
-    )
-    console.print()
-    console.print(state)
-    console.print(parties)
-
-
-def deploy(c: Cast) -> Deployment:
-    usdc = c.admin.deploy(project.MockUSDC)
-    vault = c.admin.deploy(
-        project.KeelVault,
-        usdc,
-        "Keel USDC vault",
-        "kUSDC",
-        c.admin,
-        ADMIN_DELAY,
-        c.gov,
-        c.keeper,
-        c.guardian,
-        c.treasury,
-        CAP,
-    )
-    vault.setManagementFee(MGMT_FEE_BPS, sender=c.gov)
-    vault.setPerformanceFee(PERF_FEE_BPS, sender=c.gov)
-    leg = c.admin.deploy(project.MockLeg, vault, usdc)
-    vault.addLeg(leg, sender=c.gov)
-    return Deployment(usdc, vault, leg)
-
-
-def write_deployment(d: Deployment, c: Cast) -> Path:
-    OUT_DIR.mkdir(parents=True, exist_ok=True)
-    path = OUT_DIR / "deployment.json"
-    data = {
-        "chainId": chain.chain_id,
-        "contracts": {
-            "MockUSDC": d.usdc.address,
-            "KeelVault": d.vault.address,
-            "MockLeg": d.leg.address,
-        },
-        "roles": {
-            "admin": c.admin.address,
-            "governance": c.gov.address,
-            "keeper": c.keeper.address,
-            "guardian": c.guardian.address,
-            "feeRecipient": c.treasury.address,
-        },
-    }
-    path.write_text(json.dumps(data, indent=2) + "\n")
-    return path
-
-
-def main() -> None:
-    logger.set_level(LogLevel.WARNING)  # the tables below say what happened; no per-transaction lines
-    c = Cast.from_test_accounts()
+    out_dir = out if out is not None else Path("out")
+    logger.set_level(LogLevel.WARNING)  # the progress bar and the tables say what happens
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # the keeper's own log lines (sends, simulation failures, oracle notes) go to a file, not the screen
+    handler = logging.FileHandler(out_dir / "keeper.log", mode="w")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    keeper_log = logging.getLogger("keeper")
+    keeper_log.addHandler(handler)
+    keeper_log.setLevel(logging.INFO)
+    keeper_log.propagate = False
+    source = f"history {prices}" if prices else f"simulator, seed {cfg.seed}"
     console.rule("[bold]Keel demo")
-    console.print(f"chain id {chain.chain_id}, block {chain.blocks.head.number}")
+    console.print(f"{cfg.days} days × {cfg.steps_per_day} steps, {source}; output in {out_dir}/")
+    with connect(network, steps_tracing=bool(steps_tracing)):
+        progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+        )
+        task = None
+        day_wall = [0.0]
 
-    d = deploy(c)
-    vault, usdc, leg = d.vault, d.usdc, d.leg
-    console.print(
-        f"KeelVault {vault.address}  MockUSDC {usdc.address}  MockLeg {leg.address}\n"
-        f"fees: {vault.managementFeeBps()} bps management, {vault.performanceFeeBps()} bps performance"
-    )
-    show("1. deployed", d, c)
+        def on_step(s: Any, n: int) -> None:
+            nonlocal task
+            if task is None:
+                task = progress.add_task("simulating", total=n, info="")
+            info = (
+                f"day {s.day:5.2f}  ETH {s.spot_usd:8,.0f}  NAV {s.nav_usd:12,.0f}  share {s.share_price:.5f}"
+            )
+            progress.update(task, completed=s.step, info=info)
+            spd = cfg.steps_per_day
+            day_wall[0] += s.wall_sec
+            if s.step % spd == 0 or s.step == n:
+                wall, day_wall[0] = day_wall[0], 0.0
+                steps = spd if s.step % spd == 0 else s.step % spd
+                progress.console.print(
+                    f"[dim]day {int((s.step - 1) // spd) + 1:>3}  {wall:5.1f} s  {wall / steps:.2f} s/step │ "
+                    f"ETH {s.spot_usd:6,.0f}  IV {s.iv * 100:3.0f}%  funding {s.funding_8h * 1e4:+4.1f}bp │ "
+                    f"NAV {s.nav_usd:10,.0f}  share {s.share_price:.5f}  delta {s.net_delta_eth:+5.2f} ETH"
+                )
 
-    # 2. Deposits.
-    for who, amount in ((c.alice, 100_000 * USDC), (c.bob, 150_000 * USDC)):
-        usdc.mint(who, amount, sender=c.admin)
-        usdc.approve(vault, amount, sender=who)
-        vault.deposit(amount, who, sender=who)
-    show("2. alice deposits 100,000 USDC, bob 150,000 USDC", d, c)
-
-    # 3. The keeper puts most of the idle cash to work.
-    pass_days(7)
-    to_leg = vault.liquidAssets() * 85 // 100
-    vault.fundLeg(leg, to_leg, sender=c.keeper)
-    show(f"3. keeper funds the leg with {usdc_str(to_leg)} USDC (85% of idle)", d, c)
-
-    # 4. The leg makes money (test faucet stands in for trading PnL).
-    pass_days(30)
-    gain = leg.value() * 3 // 100
-    usdc.mint(leg, gain, sender=c.admin)
-    show(f"4. 30 days later the leg books a {usdc_str(gain)} USDC gain", d, c)
-
-    # 5. Alice takes part of her money out of the liquid idle cash.
-    pass_days(5)
-    alice_shares = min(vault.balanceOf(c.alice) // 4, vault.maxRedeem(c.alice))
-    receipt = vault.redeem(alice_shares, c.alice, c.alice, sender=c.alice)
-    paid = receipt.return_value
-    show(f"5. alice redeems {shares_str(alice_shares)} shares directly for {usdc_str(paid)} USDC", d, c)
-
-    # 6. Bob wants everything; that is more than the vault holds liquid, so he queues.
-    pass_days(2)
-    bob_shares = vault.balanceOf(c.bob)
-    console.print(
-        f"bob holds {shares_str(bob_shares)} shares, maxRedeem(bob) = {shares_str(vault.maxRedeem(c.bob))}"
-    )
-    receipt = vault.requestRedeem(bob_shares, c.bob, sender=c.bob)
-    request_id = receipt.return_value
-    show(f"6. bob queues all {shares_str(bob_shares)} shares (request #{request_id})", d, c)
-
-    # 7. The keeper unwinds enough of the leg and pays the queue.
-    pass_days(3)
-    owed = vault.convertToAssets(vault.queuedShares())
-    shortfall = max(owed - vault.idleAssets(), 0)
-    release = shortfall + shortfall // 100 + 1  # a 1% buffer for the price move until processing
-    released = vault.releaseFromLeg(leg, release, sender=c.keeper).return_value
-    processed, assets_paid = vault.processRedemptions(10, sender=c.keeper).return_value
-    show(
-        f"7. keeper releases {usdc_str(released)} USDC from the leg and processes {processed} "
-        f"request(s): {usdc_str(assets_paid)} USDC set aside",
-        d,
-        c,
-    )
-
-    # 8. Bob collects.
-    claimed = vault.claimRedeem(request_id, sender=c.bob).return_value
-    show(f"8. bob claims {usdc_str(claimed)} USDC", d, c)
-
-    path = write_deployment(d, c)
-    console.print(f"\nwrote {path}")
+        console.print("[dim]deploying the market and the vault…")
+        with progress:
+            result = run_demo(cfg, out_dir, on_step=on_step)
+    print_summary(console, result)
+    for name, path in {**result.files, "keeper log": out_dir / "keeper.log"}.items():
+        console.print(f"  {name:<11} {path}")
