@@ -725,6 +725,8 @@ def _rebalance(
         max_out = (
             perp.withdrawable_assets if perp_size_delta == 0 else _withdrawable_after(snap, perp_size_delta)
         )
+        # funding keeps accruing until the transaction executes (at most the deadline later)
+        max_out = max(0, max_out - _funding_allowance(snap, config.deadline_sec))
         margin_assets = -min(-margin_assets, max_out)
     if abs(margin_assets) < scale:  # under one unit of the asset: not worth a transaction
         margin_assets = 0
@@ -821,6 +823,16 @@ def _slippage_bps(config: PolicyConfig, snap: Snapshot, fee_frac: float) -> int:
     stays within the guard's maxSlippageBps (which measures the fill with the fee, on either side)."""
     room = 1 - 1 / ((1 + snap.guard.max_slippage_bps / BPS) * (1 - fee_frac))
     return max(0, min(config.slippage_bps, math.floor(room * BPS) - 1))
+
+
+def _funding_allowance(snap: Snapshot, horizon_sec: int) -> int:
+    """The most funding the open perp can pay over `horizon_sec` at the venue's funding clamp (assets,
+    rounded up, plus one unit): a margin withdrawal asks for that much less than the snapshot shows."""
+    p = snap.perp
+    if p.size_wad == 0:
+        return 0
+    notional = -(-abs(p.size_wad) * snap.spot_price_wad // _assets_per_wad(snap))
+    return -(-notional * p.max_funding_8h_wad * horizon_sec // (WAD * 8 * 3600)) + 1
 
 
 def _withdrawable_after(snap: Snapshot, perp_size_delta_wad: int) -> int:

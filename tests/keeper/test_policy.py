@@ -804,9 +804,13 @@ def test_decide__with_margin_above_max__withdraws_no_more_than_the_venue_lets_go
         positions=(), perp_margin_usd=100_000.0, idle_usd=0.0, perp={"withdrawable_assets": 5_000 * 10**6}
     )
 
-    reb = _one(_decide(snap, _cfg()).actions, Rebalance)
+    cfg = _cfg()
+    reb = _one(_decide(snap, cfg).actions, Rebalance)
 
-    assert reb.perp_margin_delta_assets == -5_000 * 10**6
+    # what the venue lets go at the snapshot, less the most funding that can accrue before the deadline
+    notional = 100 * 3_000 * 10**6
+    allowance = -(-notional * snap.perp.max_funding_8h_wad * cfg.deadline_sec // (WAD * 8 * 3_600)) + 1
+    assert reb.perp_margin_delta_assets == -(5_000 * 10**6 - allowance)
 
 
 @pytest.mark.parametrize("margin_usd", [30_000.0, 45_000.0, 75_000.0])  # ratios 2, 3, 5: inside
