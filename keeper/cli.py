@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -283,6 +284,75 @@ def run_cmd(config_path: str, max_cycles: int | None) -> None:
     except ValueError as exc:
         _fail(str(exc).splitlines()[0])
     sys.exit(service.run(max_cycles=max_cycles))
+
+
+def _parse_sweep(values: tuple[str, ...]) -> dict[str, list[float]]:
+    from keeper.policy import PolicyConfig
+
+    out: dict[str, list[float]] = {}
+    for text in values:
+        name, sep, rest = text.partition("=")
+        name = name.strip()
+        if not sep or name not in PolicyConfig.model_fields:
+            _fail(f"--sweep {text!r}: expected FIELD=v1,v2,... with FIELD a PolicyConfig field")
+        try:
+            out[name] = [float(x) for x in rest.split(",") if x.strip()]
+        except ValueError:
+            _fail(f"--sweep {text!r}: values must be numbers")
+        if not out[name]:
+            _fail(f"--sweep {text!r}: no values")
+    return out
+
+
+@main.command("backtest")
+@click.option("--paths", "n_paths", type=click.IntRange(1, 100_000), default=20, help="Simulated paths.")
+@click.option("--days", type=click.IntRange(1, 3_650), default=30, help="Days per path.")
+@click.option("--seed", type=click.IntRange(0, 2**62), default=0, help="Seed of the first path (then +1 each).")
+@click.option("--steps-per-day", type=click.IntRange(1, 96), default=24, help="Steps a day (24 = hourly).")
+@click.option("--prices", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Daily OHLCV CSV: one path over its last --days days instead of simulated paths.")
+@click.option("--sweep", multiple=True, help="FIELD=v1,v2 of the policy config (repeatable: the grid).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("out/backtest"), help="Output directory.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def backtest_cmd(n_paths: int, days: int, seed: int, steps_per_day: int, prices: Path | None,
+                 sweep: tuple[str, ...], out_dir: Path, no_progress: bool) -> None:  # fmt: skip
+    """The keeper's policy off chain over seeded paths (or a CSV history): returns, drawdown, hedge error
+    and cost, liquidations, insurance use; results.csv, summary.csv and PNGs in --out."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from keeper.backtest import run_backtest, simulate_paths
+    from keeper.backtest.report import write_plots, write_results_csv, write_summary_csv
+    from keeper.policy import PolicyConfig
+
+    sweeps = _parse_sweep(sweep)
+    policy = PolicyConfig()
+    if prices is not None:
+        from keeper.demo import DemoConfig, market_path
+
+        paths = [(seed, market_path(DemoConfig(days=days, seed=seed, prices_csv=prices,
+                                               steps_per_day=steps_per_day)))]  # fmt: skip
+    else:
+        paths = simulate_paths(n_paths, days, seed, steps_per_day)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    total = len(paths) * math.prod(len(v) for v in sweeps.values())
+    with Progress(TextColumn("backtest"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  disable=no_progress) as bar:  # fmt: skip
+        task = bar.add_task("paths", total=total)
+        results = run_backtest(paths, policy, sweeps=sweeps, progress=lambda d, t: bar.update(task, completed=d))
+    write_results_csv(out_dir / "results.csv", results)
+    rows = write_summary_csv(out_dir / "summary.csv", results)
+    pngs = write_plots(out_dir, results)
+    t = Table(title=f"Backtest: {len(paths)} path(s) × {total // len(paths)} config(s), {days} days")
+    for c in ("config", "APY mean", "APY p5", "max DD p95", "hedge err/step", "hedge cost", "liq."):
+        t.add_column(c)
+    for r in rows:
+        t.add_row(str(r["config"]), f"{r['apy_mean']:.2%}", f"{r['apy_p5']:.2%}", f"{r['max_drawdown_p95']:.2%}",
+                  f"{r['hedge_error_usd_mean']:,.0f}", f"{r['hedge_cost_usd_mean']:,.0f}",
+                  f"{r['liquidations_mean']:.2f}")  # fmt: skip
+    Console().print(t)
+    for f in [out_dir / "results.csv", out_dir / "summary.csv", *pngs]:
+        click.echo(f"wrote {f}")
 
 
 if __name__ == "__main__":
