@@ -307,7 +307,7 @@ def _parse_sweep(values: tuple[str, ...]) -> dict[str, list[float]]:
 @main.command("backtest")
 @click.option("--paths", "n_paths", type=click.IntRange(1, 100_000), default=20, help="Simulated paths.")
 @click.option("--days", type=click.IntRange(1, 3_650), default=30, help="Days per path.")
-@click.option("--seed", type=click.IntRange(0, 2**62), default=0, help="Seed of the first path (then +1 each).")
+@click.option("--seed", type=click.IntRange(0, 2**62), default=0, help="Seed of path 1 (then +1 each).")
 @click.option("--steps-per-day", type=click.IntRange(1, 96), default=24, help="Steps a day (24 = hourly).")
 @click.option("--prices", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Daily OHLCV CSV: one path over its last --days days instead of simulated paths.")
@@ -339,7 +339,9 @@ def backtest_cmd(n_paths: int, days: int, seed: int, steps_per_day: int, prices:
     with Progress(TextColumn("backtest"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   disable=no_progress) as bar:  # fmt: skip
         task = bar.add_task("paths", total=total)
-        results = run_backtest(paths, policy, sweeps=sweeps, progress=lambda d, t: bar.update(task, completed=d))
+        results = run_backtest(
+            paths, policy, sweeps=sweeps, progress=lambda d, _t: bar.update(task, completed=d)
+        )
     write_results_csv(out_dir / "results.csv", results)
     rows = write_summary_csv(out_dir / "summary.csv", results)
     pngs = write_plots(out_dir, results)
@@ -347,7 +349,8 @@ def backtest_cmd(n_paths: int, days: int, seed: int, steps_per_day: int, prices:
     for c in ("config", "APY mean", "APY p5", "max DD p95", "hedge err/step", "hedge cost", "liq."):
         t.add_column(c)
     for r in rows:
-        t.add_row(str(r["config"]), f"{r['apy_mean']:.2%}", f"{r['apy_p5']:.2%}", f"{r['max_drawdown_p95']:.2%}",
+        t.add_row(str(r["config"]), f"{r['apy_mean']:.2%}", f"{r['apy_p5']:.2%}",
+                  f"{r['max_drawdown_p95']:.2%}",
                   f"{r['hedge_error_usd_mean']:,.0f}", f"{r['hedge_cost_usd_mean']:,.0f}",
                   f"{r['liquidations_mean']:.2f}")  # fmt: skip
     Console().print(t)

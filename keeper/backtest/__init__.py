@@ -8,5 +8,12 @@ model of the vault and its venues (`keeper.backtest.model`), with per-path figur
 from keeper.backtest.engine import BacktestSettings, PathResult, run_backtest, run_path, simulate_paths
 from keeper.backtest.model import VaultModel, VenueParams
 
-__all__ = ["BacktestSettings", "PathResult", "VaultModel", "VenueParams", "run_backtest", "run_path",
-           "simulate_paths"]
+__all__ = [
+    "BacktestSettings",
+    "PathResult",
+    "VaultModel",
+    "VenueParams",
+    "run_backtest",
+    "run_path",
+    "simulate_paths",
+]

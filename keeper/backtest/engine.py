@@ -29,10 +29,15 @@ from keeper.sim import MarketConfig, MarketPath, Shock, simulate_market
 def default_guard() -> GuardParams:
     """The demo's RiskGuard bounds (`keeper.demo.config.DemoConfig.guard`)."""
     return GuardParams(
-        max_net_delta_wad=30 * WAD, min_margin_ratio_wad=15 * WAD // 10, max_leverage_wad=3 * WAD,
-        max_slippage_bps=50, min_action_interval_sec=0, max_notional_per_action_assets=5_000_000 * USDC,
-        delta_trigger_wad=2 * WAD, margin_trigger_wad=2 * WAD,
-    )  # fmt: skip
+        max_net_delta_wad=30 * WAD,
+        min_margin_ratio_wad=15 * WAD // 10,
+        max_leverage_wad=3 * WAD,
+        max_slippage_bps=50,
+        min_action_interval_sec=0,
+        max_notional_per_action_assets=5_000_000 * USDC,
+        delta_trigger_wad=2 * WAD,
+        margin_trigger_wad=2 * WAD,
+    )
 
 
 @dataclass(frozen=True)
@@ -40,7 +45,7 @@ class BacktestSettings:
     """The vault around the policy: guard, venue constants, deposits and scheduled withdrawals."""
 
     guard: GuardParams = field(default_factory=default_guard)
-    venue: VenueParams = VenueParams()
+    venue: VenueParams = field(default_factory=VenueParams)
     deposits_usd: tuple[float, ...] = (300_000.0, 250_000.0, 200_000.0, 150_000.0, 100_000.0)
     insurance_seed_usd: float = 20_000.0
     # (step, depositor index, fraction of their shares) redeemed instantly when idle covers it;
@@ -119,8 +124,16 @@ def run_path(
     step_sec = round(86_400 / spd)
     every = max(1, round(v.funding_update_hours * spd / 24))
     cap = v.perp_max_funding_8h_wad / WAD
-    m = VaultModel(st.guard, v, st.t0, float(path.spot[0]), float(min(max(path.iv[0], 0.05), 5.0)),
-                   published_funding(path, 0, every, cap), st.insurance_seed_usd, step_sec)  # fmt: skip
+    m = VaultModel(
+        st.guard,
+        v,
+        st.t0,
+        float(path.spot[0]),
+        float(min(max(path.iv[0], 0.05), 5.0)),
+        published_funding(path, 0, every, cap),
+        st.insurance_seed_usd,
+        step_sec,
+    )
     m.list_day()
     holders = [m.deposit(int(usd * USDC)) for usd in st.deposits_usd]
     price0 = m.share_price_wad() / WAD
@@ -159,28 +172,51 @@ def run_path(
     ret = end / price0 - 1
     c = m.c
     return PathResult(
-        path_id=path_id, seed=seed, steps=n, days=days, share_price_start=price0, share_price_end=end,
-        period_return=ret, apy=(1 + ret) ** (365.0 / days) - 1 if ret > -1 else -1.0,
-        max_drawdown=max_drawdown(prices), nav_end_usd=m.nav() / USDC,
+        path_id=path_id,
+        seed=seed,
+        steps=n,
+        days=days,
+        share_price_start=price0,
+        share_price_end=end,
+        period_return=ret,
+        apy=(1 + ret) ** (365.0 / days) - 1 if ret > -1 else -1.0,
+        max_drawdown=max_drawdown(prices),
+        nav_end_usd=m.nav() / USDC,
         hedge_error_usd=float(np.std(pnl_delta)) if pnl_delta else 0.0,
         max_abs_net_delta_eth=max((abs(d) for d in deltas), default=0.0),
-        hedge_cost_usd=(c.perp_fees + c.spot_costs) / USDC, perp_fees_usd=c.perp_fees / USDC,
-        spot_costs_usd=c.spot_costs / USDC, funding_usd=c.funding / USDC,
-        option_premium_usd=c.option_premium / USDC, option_fees_usd=c.option_fees / USDC,
-        liquidations=c.liquidations, liquidation_penalty_usd=c.liquidation_penalty / USDC,
-        insurance_skimmed_usd=c.insurance_skimmed / USDC, insurance_paid_usd=c.insurance_paid / USDC,
-        insurance_end_usd=m.ins / USDC, rebalances=c.actions.get("rebalance", 0),
-        option_trades=c.actions.get("trade_option", 0), settlements=c.actions.get("settle_option", 0),
-        reports=c.actions.get("report", 0), reverts=sum(c.reverts.values()), params=dict(params or {}),
-    )  # fmt: skip
+        hedge_cost_usd=(c.perp_fees + c.spot_costs) / USDC,
+        perp_fees_usd=c.perp_fees / USDC,
+        spot_costs_usd=c.spot_costs / USDC,
+        funding_usd=c.funding / USDC,
+        option_premium_usd=c.option_premium / USDC,
+        option_fees_usd=c.option_fees / USDC,
+        liquidations=c.liquidations,
+        liquidation_penalty_usd=c.liquidation_penalty / USDC,
+        insurance_skimmed_usd=c.insurance_skimmed / USDC,
+        insurance_paid_usd=c.insurance_paid / USDC,
+        insurance_end_usd=m.ins / USDC,
+        rebalances=c.actions.get("rebalance", 0),
+        option_trades=c.actions.get("trade_option", 0),
+        settlements=c.actions.get("settle_option", 0),
+        reports=c.actions.get("report", 0),
+        reverts=sum(c.reverts.values()),
+        params=dict(params or {}),
+    )
 
 
-def simulate_paths(n: int, days: int, seed: int, steps_per_day: int = 24,
-                   shocks: tuple[Shock, ...] = ()) -> list[tuple[int, MarketPath]]:  # fmt: skip
+def simulate_paths(
+    n: int, days: int, seed: int, steps_per_day: int = 24, shocks: tuple[Shock, ...] = ()
+) -> list[tuple[int, MarketPath]]:
     """`n` seeded paths (seeds seed, seed+1, ...) of the simulator with the demo's starting regime."""
     return [
-        (seed + i, simulate_market(MarketConfig(seed=seed + i, days=days, steps_per_day=steps_per_day,
-                                                initial_regime=1, shocks=shocks)))  # fmt: skip
+        (
+            seed + i,
+            simulate_market(
+                MarketConfig(
+                    seed=seed + i, days=days, steps_per_day=steps_per_day, initial_regime=1, shocks=shocks
+                )
+            ),
+        )
         for i in range(n)
     ]
 

@@ -58,9 +58,28 @@ DECIMALS_OFFSET = 6
 VIRTUAL_SHARES = 10**DECIMALS_OFFSET
 PRICE_SCALE = 10 ** (18 + DECIMALS_OFFSET)
 PHASE = 1 << 64
-ADDR = {n: f"0x{i:040x}" for i, n in enumerate(
-    ["vault", "asset", "spot_leg", "perp_leg", "option_leg", "perp_market", "option_market",
-     "option_oracle", "spot_feed", "iv_feed", "funding_feed", "pool", "fund", "fee_recipient"], start=0xEE01)}  # fmt: skip
+ADDR = {
+    n: f"0x{i:040x}"
+    for i, n in enumerate(
+        [
+            "vault",
+            "asset",
+            "spot_leg",
+            "perp_leg",
+            "option_leg",
+            "perp_market",
+            "option_market",
+            "option_oracle",
+            "spot_feed",
+            "iv_feed",
+            "funding_feed",
+            "pool",
+            "fund",
+            "fee_recipient",
+        ],
+        start=0xEE01,
+    )
+}
 
 
 def ceil_div(a: int, b: int) -> int:
@@ -138,8 +157,17 @@ def round_strike(x: float) -> float:
 class VaultModel:
     """The vault, its legs and venues, advanced step by step along a market path."""
 
-    def __init__(self, guard: GuardParams, venue: VenueParams, t0: int, spot0: float, iv0: float,
-                 funding0: float, insurance_seed_usd: float, step_sec: int) -> None:  # fmt: skip
+    def __init__(
+        self,
+        guard: GuardParams,
+        venue: VenueParams,
+        t0: int,
+        spot0: float,
+        iv0: float,
+        funding0: float,
+        insurance_seed_usd: float,
+        step_sec: int,
+    ) -> None:
         self.g = guard
         self.v = venue
         self.step_sec = step_sec
@@ -147,9 +175,13 @@ class VaultModel:
         self.block = 1
         self.c = Counters()
         # oracles
-        self.spot_cfg = FeedConfig(feed=ADDR["spot_feed"], decimals=8, max_age_sec=venue.leg_oracle_max_age_sec,
-                                   max_deviation_bps=venue.leg_oracle_max_deviation_bps,
-                                   cooldown_sec=venue.leg_oracle_cooldown_sec)  # fmt: skip
+        self.spot_cfg = FeedConfig(
+            feed=ADDR["spot_feed"],
+            decimals=8,
+            max_age_sec=venue.leg_oracle_max_age_sec,
+            max_deviation_bps=venue.leg_oracle_max_deviation_bps,
+            cooldown_sec=venue.leg_oracle_cooldown_sec,
+        )
         self.spot_state = FeedState()
         self.round_no = 0
         self._publish(spot0, iv0)
@@ -197,8 +229,13 @@ class VaultModel:
         self.spot_ans = feed_answer(spot)
         self.iv_ans = feed_answer(iv)
         self.price_wad = self.spot_ans * FEED_SCALE
-        self.spot_round = RoundData(round_id=PHASE + self.round_no, answer=self.spot_ans, started_at=self.t,
-                                    updated_at=self.t, answered_in_round=PHASE + self.round_no)  # fmt: skip
+        self.spot_round = RoundData(
+            round_id=PHASE + self.round_no,
+            answer=self.spot_ans,
+            started_at=self.t,
+            updated_at=self.t,
+            answered_in_round=PHASE + self.round_no,
+        )
         verdict, _ = check(self.spot_cfg, self.spot_state, self.spot_round, self.t)
         self.spot_verdict = verdict
         if verdict == Verdict.Ok:  # a successful read moves the breaker's reference (OracleLib.read)
@@ -254,8 +291,10 @@ class VaultModel:
             return
         self.c.liquidations += 1
         if equity >= 0:
-            penalty = min(ceil_div(ceil_div(abs(self.p_size) * self.price_wad, APW) * self.v.perp_penalty_bps, BPS),
-                          equity)  # fmt: skip
+            penalty = min(
+                ceil_div(ceil_div(abs(self.p_size) * self.price_wad, APW) * self.v.perp_penalty_bps, BPS),
+                equity,
+            )
             self.c.liquidation_penalty += penalty
             self.p_margin = equity - penalty
         else:
@@ -289,7 +328,9 @@ class VaultModel:
         self.p_margin -= fee
         self.c.perp_fees += fee
         equity = self.p_margin + self._pnl(self.p_size, self.p_entry)
-        grows = abs(self.p_size) > abs(old) or (self.p_size != 0 and old != 0 and (self.p_size > 0) != (old > 0))
+        grows = abs(self.p_size) > abs(old) or (
+            self.p_size != 0 and old != 0 and (self.p_size > 0) != (old > 0)
+        )
         if grows:
             return equity >= self._req(self.p_size, self.v.perp_imr_wad)
         return equity >= 0
@@ -299,7 +340,10 @@ class VaultModel:
         if self.p_size:
             f = self.pending_funding()
             free += f
-            free = min(free, free + self._pnl(self.p_size, self.p_entry) - self._req(self.p_size, self.v.perp_imr_wad))
+            free = min(
+                free,
+                free + self._pnl(self.p_size, self.p_entry) - self._req(self.p_size, self.v.perp_imr_wad),
+            )
         return max(free, 0)
 
     # ------------------------------------------------------------------ spot
@@ -338,7 +382,9 @@ class VaultModel:
         expiry = self.t + self.v.option_listing_tenor_days * 86_400
         for k in sorted({round_strike(spot * m) for m in self.v.option_moneyness}):
             sid = len(self.series)
-            self.series[sid] = Series(sid, round(k * WAD), round(k * self.v.option_cap_fraction * WAD), expiry)
+            self.series[sid] = Series(
+                sid, round(k * WAD), round(k * self.v.option_cap_fraction * WAD), expiry
+            )
 
     def settle_listed(self) -> None:
         """The operator settles expired series nobody holds (the keeper settles its own)."""
@@ -437,7 +483,11 @@ class VaultModel:
         m = a * self.v.management_fee_bps * (self.t - self.last_fee_at) // (BPS * YEAR)
         m = min(m, a)
         price = (va - m) * PRICE_SCALE // vs
-        f = (price - self.hwm) * vs * self.v.performance_fee_bps // (PRICE_SCALE * BPS) if price > self.hwm else 0
+        f = (
+            (price - self.hwm) * vs * self.v.performance_fee_bps // (PRICE_SCALE * BPS)
+            if price > self.hwm
+            else 0
+        )
         shares = (m + f) * vs // (va - (m + f)) if 0 < m + f < va else 0
         after = va * PRICE_SCALE // (vs + shares)
         return shares, max(self.hwm, after)
@@ -530,8 +580,12 @@ class VaultModel:
         gross = ceil_div(self.weth * self.price_wad, APW) + ceil_div(abs(self.p_size) * self.price_wad, APW)
         gross += ceil_div(abs(opt_delta) * self.price_wad, APW) if opt_delta else 0
         del spot_v
-        return BookState(net_delta_wad=self.weth + self.p_size + opt_delta, margin_ratio_wad=ratio,
-                         gross_exposure_assets=gross, nav_assets=self.nav())  # fmt: skip
+        return BookState(
+            net_delta_wad=self.weth + self.p_size + opt_delta,
+            margin_ratio_wad=ratio,
+            gross_exposure_assets=gross,
+            nav_assets=self.nav(),
+        )
 
     def snapshot(self) -> Snapshot:
         t = self.t
@@ -541,25 +595,67 @@ class VaultModel:
         spot_ok = self.spot_verdict in (Verdict.Ok, Verdict.Deviation)
         spot_value = self.price_wad if spot_ok else 0
         spot_reading = OracleReading(
-            name="eth_usd", feed=ADDR["spot_feed"], round=self.spot_round, decimals=8, config=self.spot_cfg,
-            state=self.spot_state, verdict=self.spot_verdict, value_wad=spot_value, age_sec=0)  # fmt: skip
-        iv_round = RoundData(round_id=PHASE + self.round_no, answer=self.iv_ans, started_at=t, updated_at=t,
-                             answered_in_round=PHASE + self.round_no)  # fmt: skip
-        iv_reading = OracleReading(name="eth_iv", feed=ADDR["iv_feed"], round=iv_round, decimals=8,
-                                   verdict=Verdict.Ok, value_wad=self.iv_ans * FEED_SCALE, age_sec=0)  # fmt: skip
+            name="eth_usd",
+            feed=ADDR["spot_feed"],
+            round=self.spot_round,
+            decimals=8,
+            config=self.spot_cfg,
+            state=self.spot_state,
+            verdict=self.spot_verdict,
+            value_wad=spot_value,
+            age_sec=0,
+        )
+        iv_round = RoundData(
+            round_id=PHASE + self.round_no,
+            answer=self.iv_ans,
+            started_at=t,
+            updated_at=t,
+            answered_in_round=PHASE + self.round_no,
+        )
+        iv_reading = OracleReading(
+            name="eth_iv",
+            feed=ADDR["iv_feed"],
+            round=iv_round,
+            decimals=8,
+            verdict=Verdict.Ok,
+            value_wad=self.iv_ans * FEED_SCALE,
+            age_sec=0,
+        )
         ft, frate = self.funding_hist[-1]
-        f_round = RoundData(round_id=PHASE + len(self.funding_hist), answer=frate // FEED_SCALE,
-                            started_at=ft, updated_at=ft, answered_in_round=PHASE + len(self.funding_hist))  # fmt: skip
-        f_reading = OracleReading(name="funding", feed=ADDR["funding_feed"], round=f_round, decimals=8,
-                                  verdict=Verdict.Ok, value_wad=frate, age_sec=t - ft)  # fmt: skip
+        f_round = RoundData(
+            round_id=PHASE + len(self.funding_hist),
+            answer=frate // FEED_SCALE,
+            started_at=ft,
+            updated_at=ft,
+            answered_in_round=PHASE + len(self.funding_hist),
+        )
+        f_reading = OracleReading(
+            name="funding",
+            feed=ADDR["funding_feed"],
+            round=f_round,
+            decimals=8,
+            verdict=Verdict.Ok,
+            value_wad=frate,
+            age_sec=t - ft,
+        )
         since = t - 3 * 86_400
-        hist = [FundingPoint(updated_at=a, rate_wad=b) for a, b in self.funding_hist
-                if a > since or a == self.funding_hist[0][0]][-256:]  # fmt: skip
+        hist = [
+            FundingPoint(updated_at=a, rate_wad=b)
+            for a, b in self.funding_hist
+            if a > since or a == self.funding_hist[0][0]
+        ][-256:]
         x, y = self._pool_reserves()
-        spot = SpotHolding(leg=ADDR["spot_leg"], weth_wad=self.weth, cash_assets=0,
-                           value_assets=self.weth * self.price_wad // APW, pool=ADDR["pool"],
-                           pool_fee=self.v.pool_fee, pool_price_wad=self.price_wad,
-                           pool_asset_reserve=int(x), pool_eth_reserve_wad=int(y))  # fmt: skip
+        spot = SpotHolding(
+            leg=ADDR["spot_leg"],
+            weth_wad=self.weth,
+            cash_assets=0,
+            value_assets=self.weth * self.price_wad // APW,
+            pool=ADDR["pool"],
+            pool_fee=self.v.pool_fee,
+            pool_price_wad=self.price_wad,
+            pool_asset_reserve=int(x),
+            pool_eth_reserve_wad=int(y),
+        )
         eq = self.perp_equity() if (self.p_size or self.p_margin) else 0
         maint = self._req(self.p_size, self.v.perp_mmr_wad)
         liq = 0
@@ -569,58 +665,126 @@ class VaultModel:
             mmr = self.v.perp_mmr_wad / WAD
             denom = s - mmr * abs(s)
             liq = int(max((ep * s - m) / denom, 0.0) * WAD) if denom else 0
-        perp = PerpAccount(leg=ADDR["perp_leg"], market=ADDR["perp_market"], size_wad=self.p_size,
-                           entry_price_wad=self.p_entry, margin_assets=self.p_margin, equity_assets=eq,
-                           pending_funding_assets=self.pending_funding(),
-                           margin_ratio_wad=book.margin_ratio_wad if self.p_size else UINT256_MAX,
-                           liquidation_price_wad=liq, withdrawable_assets=self.withdrawable(),
-                           leg_cash_assets=0, value_assets=max(eq, 0), imr_wad=self.v.perp_imr_wad,
-                           mmr_wad=self.v.perp_mmr_wad, fee_bps=self.v.perp_fee_bps,
-                           max_funding_8h_wad=self.v.perp_max_funding_8h_wad)  # fmt: skip
+        perp = PerpAccount(
+            leg=ADDR["perp_leg"],
+            market=ADDR["perp_market"],
+            size_wad=self.p_size,
+            entry_price_wad=self.p_entry,
+            margin_assets=self.p_margin,
+            equity_assets=eq,
+            pending_funding_assets=self.pending_funding(),
+            margin_ratio_wad=book.margin_ratio_wad if self.p_size else UINT256_MAX,
+            liquidation_price_wad=liq,
+            withdrawable_assets=self.withdrawable(),
+            leg_cash_assets=0,
+            value_assets=max(eq, 0),
+            imr_wad=self.v.perp_imr_wad,
+            mmr_wad=self.v.perp_mmr_wad,
+            fee_bps=self.v.perp_fee_bps,
+            max_funding_8h_wad=self.v.perp_max_funding_8h_wad,
+        )
         del maint
         positions = []
         for sid, (size, coll) in sorted(self.positions.items()):
             s = self.series[sid]
-            positions.append(OptionSeries(series_id=sid, is_call=True, strike_wad=s.strike_wad, cap_wad=s.cap_wad,
-                                          expiry=s.expiry, settled=s.settled,
-                                          settlement_price_wad=s.settlement_price_wad, size_wad=size,
-                                          collateral_assets=coll))  # fmt: skip
+            positions.append(
+                OptionSeries(
+                    series_id=sid,
+                    is_call=True,
+                    strike_wad=s.strike_wad,
+                    cap_wad=s.cap_wad,
+                    expiry=s.expiry,
+                    settled=s.settled,
+                    settlement_price_wad=s.settlement_price_wad,
+                    size_wad=size,
+                    collateral_assets=coll,
+                )
+            )
         listed = tuple(
-            OptionSeries(series_id=s.series_id, is_call=True, strike_wad=s.strike_wad, cap_wad=s.cap_wad,
-                         expiry=s.expiry, settled=False, settlement_price_wad=0)
-            for s in self.series.values() if not s.settled and s.expiry > t
-        )  # fmt: skip
-        options = OptionBookView(leg=ADDR["option_leg"], market=ADDR["option_market"],
-                                 oracle=ADDR["option_oracle"],
-                                 settlement_window_sec=self.v.option_settlement_window_sec,
-                                 positions=tuple(positions), listed=listed, value_assets=opt_value,
-                                 delta_wad=opt_delta, iv_spread_wad=self.v.option_iv_spread_wad,
-                                 min_vol_wad=self.v.option_min_vol_wad, fee_bps=self.v.option_fee_bps,
-                                 pool_free_assets=5_000_000 * USDC)  # fmt: skip
+            OptionSeries(
+                series_id=s.series_id,
+                is_call=True,
+                strike_wad=s.strike_wad,
+                cap_wad=s.cap_wad,
+                expiry=s.expiry,
+                settled=False,
+                settlement_price_wad=0,
+            )
+            for s in self.series.values()
+            if not s.settled and s.expiry > t
+        )
+        options = OptionBookView(
+            leg=ADDR["option_leg"],
+            market=ADDR["option_market"],
+            oracle=ADDR["option_oracle"],
+            settlement_window_sec=self.v.option_settlement_window_sec,
+            positions=tuple(positions),
+            listed=listed,
+            value_assets=opt_value,
+            delta_wad=opt_delta,
+            iv_spread_wad=self.v.option_iv_spread_wad,
+            min_vol_wad=self.v.option_min_vol_wad,
+            fee_bps=self.v.option_fee_bps,
+            pool_free_assets=5_000_000 * USDC,
+        )
         fee_shares, _ = self._quote_fees(nav)
-        vault = VaultState(address=ADDR["vault"], block=self.block, asset=ADDR["asset"], asset_decimals=6,
-                           share_decimals=12, total_assets=nav, total_supply=self.supply,
-                           idle_assets=self.idle, liquid_assets=self.idle,
-                           share_price_wad=self.share_price_wad(nav), high_water_mark_wad=self.hwm,
-                           pending_fee_shares=fee_shares, management_fee_bps=self.v.management_fee_bps,
-                           performance_fee_bps=self.v.performance_fee_bps, fee_recipient=ADDR["fee_recipient"],
-                           deposit_cap=10**21, deposits_paused=False, shutdown=False,
-                           legs=(ADDR["spot_leg"], ADDR["perp_leg"], ADDR["option_leg"]),
-                           leg_values=(spot.value_assets, max(eq, 0), opt_value), queued_shares=0,
-                           total_claimable=0, queue_head=0, queue_tail=0)  # fmt: skip
+        vault = VaultState(
+            address=ADDR["vault"],
+            block=self.block,
+            asset=ADDR["asset"],
+            asset_decimals=6,
+            share_decimals=12,
+            total_assets=nav,
+            total_supply=self.supply,
+            idle_assets=self.idle,
+            liquid_assets=self.idle,
+            share_price_wad=self.share_price_wad(nav),
+            high_water_mark_wad=self.hwm,
+            pending_fee_shares=fee_shares,
+            management_fee_bps=self.v.management_fee_bps,
+            performance_fee_bps=self.v.performance_fee_bps,
+            fee_recipient=ADDR["fee_recipient"],
+            deposit_cap=10**21,
+            deposits_paused=False,
+            shutdown=False,
+            legs=(ADDR["spot_leg"], ADDR["perp_leg"], ADDR["option_leg"]),
+            leg_values=(spot.value_assets, max(eq, 0), opt_value),
+            queued_shares=0,
+            total_claimable=0,
+            queue_head=0,
+            queue_tail=0,
+        )
         return Snapshot(
-            chain_id=0, block=self.block, block_hash="0x" + f"{self.block:064x}", timestamp=t, vault=vault,
-            action_nonce=self.nonce, last_action_at=self.last_action_at,
-            unreported_loss_assets=self.unreported_loss, nav_at_report_assets=self.nav_at_report,
-            flows_since_report_assets=self.flows, last_report_at=self.last_report_at, book=book,
-            trigger_needed=False, trigger_reason=0, guard=self.g, spot_oracle=spot_reading,
-            iv_oracle=iv_reading, funding_oracle=f_reading, funding_history=tuple(hist), spot=spot,
-            perp=perp, options=options,
-            insurance=InsuranceView(fund=ADDR["fund"], reserve_assets=self.ins,
-                                    target_assets=nav * self.v.insurance_target_bps // BPS,
-                                    coverable_assets=self.coverable()),
+            chain_id=0,
+            block=self.block,
+            block_hash="0x" + f"{self.block:064x}",
+            timestamp=t,
+            vault=vault,
+            action_nonce=self.nonce,
+            last_action_at=self.last_action_at,
+            unreported_loss_assets=self.unreported_loss,
+            nav_at_report_assets=self.nav_at_report,
+            flows_since_report_assets=self.flows,
+            last_report_at=self.last_report_at,
+            book=book,
+            trigger_needed=False,
+            trigger_reason=0,
+            guard=self.g,
+            spot_oracle=spot_reading,
+            iv_oracle=iv_reading,
+            funding_oracle=f_reading,
+            funding_history=tuple(hist),
+            spot=spot,
+            perp=perp,
+            options=options,
+            insurance=InsuranceView(
+                fund=ADDR["fund"],
+                reserve_assets=self.ins,
+                target_assets=nav * self.v.insurance_target_bps // BPS,
+                coverable_assets=self.coverable(),
+            ),
             queued_assets=0,
-        )  # fmt: skip
+        )
 
     # ------------------------------------------------------------------ actions
 
@@ -655,8 +819,12 @@ class VaultModel:
         if getattr(self, "_deadline", self.t) < self.t:
             return False
         after = self.book()
-        info = ActionInfo(notional_assets=notional, exec_price_wad=exec_price,
-                          oracle_price_wad=self.price_wad, is_buy=is_buy)  # fmt: skip
+        info = ActionInfo(
+            notional_assets=notional,
+            exec_price_wad=exec_price,
+            oracle_price_wad=self.price_wad,
+            is_buy=is_buy,
+        )
         ok = check_action(self.g, before, after, info, self.t) is None
         if ok:
             self.last_action_at = self.t
@@ -706,10 +874,7 @@ class VaultModel:
                 ):
                     return False
                 self.idle += m
-            for price, buy in prices or [(0, False)]:
-                if not self._guarded(before, notional, price, buy):
-                    return False
-            return True
+            return all(self._guarded(before, notional, price, buy) for price, buy in prices or [(0, False)])
         if kind == "trade_option":
             if a.is_buy or self.spot_verdict != Verdict.Ok:
                 return False  # the policy only sells

@@ -10,8 +10,17 @@ import numpy as np
 
 from keeper.backtest.engine import PathResult
 
-SUMMARY_FIELDS = ("period_return", "apy", "max_drawdown", "hedge_error_usd", "hedge_cost_usd", "funding_usd",
-                  "liquidations", "insurance_paid_usd", "rebalances")  # fmt: skip
+SUMMARY_FIELDS = (
+    "period_return",
+    "apy",
+    "max_drawdown",
+    "hedge_error_usd",
+    "hedge_cost_usd",
+    "funding_usd",
+    "liquidations",
+    "insurance_paid_usd",
+    "rebalances",
+)
 
 
 def _fmt(x: object) -> object:
@@ -95,8 +104,15 @@ def write_plots(out: Path, results: Sequence[PathResult]) -> list[Path]:
     if len(g) > 1:
         keys = list(g)
         fig, axes = plt.subplots(1, 3, figsize=(12, 4))
-        for ax, (f, label) in zip(axes, [("apy", "APY, %"), ("hedge_error_usd", "hedge error, USD/step"),
-                                         ("hedge_cost_usd", "hedge cost, USD")], strict=True):  # fmt: skip
+        for ax, (f, label) in zip(
+            axes,
+            [
+                ("apy", "APY, %"),
+                ("hedge_error_usd", "hedge error, USD/step"),
+                ("hedge_cost_usd", "hedge cost, USD"),
+            ],
+            strict=True,
+        ):
             data = [[getattr(r, f) * (100 if f == "apy" else 1) for r in g[k]] for k in keys]
             ax.boxplot(data)
             ax.set_xticks(range(1, len(keys) + 1), keys, rotation=30, ha="right", fontsize=7)

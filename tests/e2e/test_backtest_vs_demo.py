@@ -36,23 +36,46 @@ COUNT_TOL_FRAC = 0.2
 @pytest.fixture(scope="module")
 def agreement_runs(deterministic_clock, tmp_path_factory):
     out = tmp_path_factory.mktemp("bt-vs-demo")
-    cfg = DemoConfig(days=AGREE_DAYS, seed=7, shock_day=1.0, deposit_rate_per_day=0.0,
-                     exit_rate_per_day=0.0, queued_exit_fraction=0.0)  # fmt: skip
+    cfg = DemoConfig(
+        days=AGREE_DAYS,
+        seed=7,
+        shock_day=1.0,
+        deposit_rate_per_day=0.0,
+        exit_rate_per_day=0.0,
+        queued_exit_fraction=0.0,
+    )
     demo = run_demo(cfg, out, block_interval=False)
     summary = json.loads(demo.files["summary"].read_text())
-    settings = BacktestSettings(guard=cfg.guard, deposits_usd=cfg.depositors_usd,
-                                insurance_seed_usd=cfg.insurance_seed_usd)  # fmt: skip
+    settings = BacktestSettings(
+        guard=cfg.guard, deposits_usd=cfg.depositors_usd, insurance_seed_usd=cfg.insurance_seed_usd
+    )
     bt = run_path(market_path(cfg), cfg.policy, settings)
-    (out / "agreement.json").write_text(json.dumps({"demo": summary["vault"] | summary["keeper"],
-                                                    "backtest": bt.row()}, indent=2, default=str))  # fmt: skip
-    print("AGREEMENT", json.dumps({
-        "demo_share_price": summary["vault"]["share_price"], "bt_share_price": bt.share_price_end,
-        "demo_nav": summary["vault"]["nav_usd"], "bt_nav": bt.nav_end_usd,
-        "demo_actions": summary["keeper"]["actions_confirmed"],
-        "bt": {"rebalance": bt.rebalances, "trade_option": bt.option_trades, "settle": bt.settlements,
-               "report": bt.reports, "reverts": bt.reverts, "liquidations": bt.liquidations},
-        "demo_errors": summary["keeper"]["cycle_error_kinds"],
-    }))  # fmt: skip
+    (out / "agreement.json").write_text(
+        json.dumps(
+            {"demo": summary["vault"] | summary["keeper"], "backtest": bt.row()}, indent=2, default=str
+        )
+    )
+    print(
+        "AGREEMENT",
+        json.dumps(
+            {
+                "demo_share_price": summary["vault"]["share_price"],
+                "bt_share_price": bt.share_price_end,
+                "demo_nav": summary["vault"]["nav_usd"],
+                "bt_nav": bt.nav_end_usd,
+                "demo_actions": summary["keeper"]["actions_confirmed"],
+                "bt": {
+                    "rebalance": bt.rebalances,
+                    "trade_option": bt.option_trades,
+                    "settle": bt.settlements,
+                    "report": bt.reports,
+                    "reverts": bt.reverts,
+                    "liquidations": bt.liquidations,
+                },
+                "demo_errors": summary["keeper"]["cycle_error_kinds"],
+            }
+        ),
+    )
     return summary, bt
 
 
@@ -60,7 +83,9 @@ def test_backtest_vs_demo__share_price_and_nav_agree(agreement_runs):
     summary, bt = agreement_runs
     demo_price = summary["vault"]["share_price"]
     diff_bp = abs(bt.share_price_end / demo_price - 1) * 1e4
-    assert diff_bp <= SHARE_PRICE_TOL_BP, f"share price {bt.share_price_end} vs demo {demo_price}: {diff_bp:.2f} bp"
+    assert diff_bp <= SHARE_PRICE_TOL_BP, (
+        f"share price {bt.share_price_end} vs demo {demo_price}: {diff_bp:.2f} bp"
+    )
     demo_nav = summary["vault"]["nav_usd"]
     assert abs(bt.nav_end_usd / demo_nav - 1) <= NAV_TOL_FRAC, (bt.nav_end_usd, demo_nav)
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from keeper.backtest import BacktestSettings, VaultModel, VenueParams, run_backtest, run_path, simulate_paths
+from keeper.backtest import VaultModel, VenueParams, run_backtest, run_path, simulate_paths
 from keeper.backtest.engine import default_guard
 from keeper.backtest.model import USDC, WAD, Series
 from keeper.backtest.report import write_results_csv
@@ -31,8 +31,11 @@ def test_backtest__same_seed__identical_csv(bt_two_paths, tmp_path):
 
 
 def test_backtest__sweep__one_result_per_path_and_combination(bt_two_paths):
-    res = run_backtest(bt_two_paths, PolicyConfig(),
-                       sweeps={"risk_aversion": [1e-4, 1e-2], "option_target_delta": [0.15, 0.25]})  # fmt: skip
+    res = run_backtest(
+        bt_two_paths,
+        PolicyConfig(),
+        sweeps={"risk_aversion": [1e-4, 1e-2], "option_target_delta": [0.15, 0.25]},
+    )
     assert len(res) == 8
     assert {tuple(sorted(r.params.items())) for r in res} == {
         (("option_target_delta", d), ("risk_aversion", g)) for d in (0.15, 0.25) for g in (1e-4, 1e-2)
@@ -71,9 +74,16 @@ def _model() -> VaultModel:
 def test_backtest_model__perp_liquidated_below_maintenance__penalty_taken():
     m = _model()
     m.deposit(1_000_000 * USDC)
-    m.apply(Rebalance(expected_nonce=0, deadline=m.t + 600, perp_size_delta_wad=-10 * WAD,
-                      perp_limit_price_wad=2_990 * WAD, perp_margin_delta_assets=4_000 * USDC,
-                      reason="test"))  # fmt: skip
+    m.apply(
+        Rebalance(
+            expected_nonce=0,
+            deadline=m.t + 600,
+            perp_size_delta_wad=-10 * WAD,
+            perp_limit_price_wad=2_990 * WAD,
+            perp_margin_delta_assets=4_000 * USDC,
+            reason="test",
+        )
+    )
     assert m.p_size == -10 * WAD
     m.advance(3_340.0, 0.7, None)  # +11 %: equity ≈ 4,000 − 3,400 < 5 % of 33,400
     assert m.c.liquidations == 1 and m.p_size == 0
@@ -84,9 +94,14 @@ def test_backtest_model__guard_violation__action_reverts_and_state_is_restored()
     m = _model()
     m.deposit(1_000_000 * USDC)
     idle, nonce = m.idle, m.nonce
-    too_big = Rebalance(expected_nonce=0, deadline=m.t + 600, perp_size_delta_wad=-40 * WAD,
-                        perp_limit_price_wad=2_990 * WAD, perp_margin_delta_assets=30_000 * USDC,
-                        reason="test")  # fmt: skip
+    too_big = Rebalance(
+        expected_nonce=0,
+        deadline=m.t + 600,
+        perp_size_delta_wad=-40 * WAD,
+        perp_limit_price_wad=2_990 * WAD,
+        perp_margin_delta_assets=30_000 * USDC,
+        reason="test",
+    )
     assert not m.apply(too_big)  # net delta −40 ETH > the guard's 30 ETH cap
     assert (m.idle, m.nonce, m.p_size, m.p_margin) == (idle, nonce, 0, 0)
     assert m.c.reverts == {"rebalance": 1}
@@ -105,8 +120,23 @@ def test_backtest_model__option_settles_at_the_capped_payout():
 
 def test_cli_backtest__writes_csv_and_pngs(tmp_path):
     out = tmp_path / "bt"
-    res = CliRunner().invoke(main, ["backtest", "--paths", "1", "--days", "1", "--seed", "2", "--no-progress",
-                                    "--sweep", "risk_aversion=1e-4,1e-2", "--out", str(out)])  # fmt: skip
+    res = CliRunner().invoke(
+        main,
+        [
+            "backtest",
+            "--paths",
+            "1",
+            "--days",
+            "1",
+            "--seed",
+            "2",
+            "--no-progress",
+            "--sweep",
+            "risk_aversion=1e-4,1e-2",
+            "--out",
+            str(out),
+        ],
+    )
     assert res.exit_code == 0, res.output
     for name in ("results.csv", "summary.csv", "returns.png", "drawdown.png", "sweep.png"):
         assert (out / name).stat().st_size > 0
