@@ -309,11 +309,20 @@ def _parse_sweep(values: tuple[str, ...]) -> dict[str, list[float]]:
 @click.option("--days", type=click.IntRange(1, 3_650), default=30, help="Days per path.")
 @click.option("--seed", type=click.IntRange(0, 2**62), default=0, help="Seed of path 1 (then +1 each).")
 @click.option("--steps-per-day", type=click.IntRange(1, 96), default=24, help="Steps a day (24 = hourly).")
-@click.option("--prices", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Daily OHLCV CSV: one path over its last --days days instead of simulated paths.")
+@click.option(
+    "--prices",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Daily OHLCV CSV: one path over its last --days days instead of simulated paths.",
+)
 @click.option("--sweep", multiple=True, help="FIELD=v1,v2 of the policy config (repeatable: the grid).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("out/backtest"), help="Output directory.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("out/backtest"),
+    help="Output directory.",
+)
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def backtest_cmd(n_paths: int, days: int, seed: int, steps_per_day: int, prices: Path | None,
                  sweep: tuple[str, ...], out_dir: Path, no_progress: bool) -> None:  # fmt: skip
