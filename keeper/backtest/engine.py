@@ -83,6 +83,7 @@ class PathResult:
     option_trades: int
     settlements: int
     reports: int
+    cover_losses: int
     reverts: int
     params: dict[str, float] = field(default_factory=dict)
 
@@ -199,6 +200,7 @@ def run_path(
         option_trades=c.actions.get("trade_option", 0),
         settlements=c.actions.get("settle_option", 0),
         reports=c.actions.get("report", 0),
+        cover_losses=c.actions.get("cover_loss", 0),
         reverts=sum(c.reverts.values()),
         params=dict(params or {}),
     )

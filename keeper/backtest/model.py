@@ -23,7 +23,8 @@ What is modelled (and how it differs from the chain — the agreement test bound
   report and flow, daily `report` with the insurance skim (share of profit up to the target), loss
   cover (capped per period), nonce; RiskGuard's `checkAction` (keeper.guard) on the book after each
   guarded action — a violating action reverts (state restored) and is counted.
-- Not modelled: the redemption queue (flows are instant withdrawals, capped at idle), gas, the
+- Not modelled: the IV feed's breaker (the option oracle's deviation check: IV readings are always
+  Ok), the redemption queue (flows are instant withdrawals, capped at idle), gas, the
   arbitrageur's tolerance/cap, oracle failures other than the deviation breaker, the venues' LP pools'
   solvency (the perp pool and option pool always pay).
 """
@@ -787,9 +788,6 @@ class VaultModel:
         )
 
     # ------------------------------------------------------------------ actions
-
-    def _state(self) -> dict:
-        return {k: (dict(v) if k == "series" else v) for k, v in self.__dict__.items()}
 
     def apply(self, action) -> bool:
         """Apply one policy action as the contract would; False (and state unchanged) when it reverts."""

@@ -7,7 +7,13 @@ Stated tolerance (what is asserted):
 - final share price within `SHARE_PRICE_TOL_BP` basis points of the demo's;
 - final NAV within `NAV_TOL_FRAC` of the demo's;
 - rebalance count within ±`COUNT_TOL_FRAC` (and at least ±2) of the demo's confirmed rebalances;
-- the same number of option sales and settlements, and no liquidation on either side.
+- the same number of option sales, settlements, reports and insurance draws (cover_loss), and no
+  liquidation in the model.
+
+Measured (seed 7, 2 days, shock on day 1, this commit): share price 0.996095 (model) vs 0.996185
+(chain), 0.9 bp; NAV 994,157.50 vs 994,246.89 USD (−89 USD, 0.9e-4); rebalances 26 vs 27; option
+sales 1 vs 1; reports 2 vs 2; cover_loss 2 vs 2. The chain also sent 4 `poke_oracle` (oracle
+breakers tripping around the shock); the model has the spot breaker only (no IV breaker), and sent none.
 
 Residual differences (why the figures are not equal): the model prices option sales and marks the
 option leg with float Black-76 at the IV feed's mid, while the chain uses the fixed-point pricer's
@@ -97,4 +103,6 @@ def test_backtest_vs_demo__action_counts_agree(agreement_runs):
     assert abs(bt.rebalances - demo_reb) <= max(2, COUNT_TOL_FRAC * demo_reb), (bt.rebalances, demo_reb)
     assert bt.option_trades == confirmed.get("trade_option", 0)
     assert bt.settlements == confirmed.get("settle_option", 0)
+    assert bt.reports == confirmed.get("report", 0)
+    assert bt.cover_losses == confirmed.get("cover_loss", 0)
     assert bt.liquidations == 0
