@@ -76,6 +76,7 @@ bench: compile
 	$(PY) bench/gas.py --network $(NETWORK)
 	$(PY) bench/black_scholes_gas.py --network $(NETWORK)
 	$(PY) bench/keeper_gas.py --network $(NETWORK)
+	$(PY) bench/demo.py --days 2
 
 lint: deps
 	$(VENV)/bin/ruff check .
