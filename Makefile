@@ -28,7 +28,8 @@ SOLC_FRONT := .solcx/solc-v$(SOLC_VERSION)
 help:
 	@echo "make demo   - install what is missing, start anvil, deploy, run the demo"
 	@echo "make test   - install what is missing, compile, run every test"
-	@echo "make bench  - print the benchmark figures (pricing throughput, gas vs plain OpenZeppelin ERC4626, Black-76 gas)"
+	@echo "make bench  - print the benchmark figures (pricing throughput, gas vs plain OpenZeppelin ERC4626, Black-76 gas,"
+	@echo "              keeper decision latency for 1/100/10,000 option positions, keeper reaction oracle update -> rebalance on anvil)"
 	@echo "make lint   - ruff over the Python code"
 
 $(PY_STAMP): pyproject.toml constraints.txt
@@ -73,6 +74,8 @@ bench: compile
 	$(PY) bench/hedge_frontier.py
 	$(PY) bench/gas.py --network $(NETWORK)
 	$(PY) bench/black_scholes_gas.py --network $(NETWORK)
+	$(PY) bench/keeper_latency.py
+	$(PY) bench/keeper_reaction.py --network $(NETWORK)
 
 lint: deps
 	$(VENV)/bin/ruff check .
