@@ -941,9 +941,45 @@ def _sell_options(
     if size_wad < int(config.option_min_size_eth * WAD):
         notes.append("option sale too small for the idle cash or budgets")
         return None
+    # leverage: the sale adds the option leg's delta exposure; RiskGuard reverts LeverageAboveMax when
+    # the book ends above the cap and no lower than it started
+    if reb is None:
+        price_wad = snap.spot_price_wad
+        aps = _assets_per_wad(snap)
+        d_opt = -round(delta * size_wad)
+        old_g = -(-abs(snap.options.delta_wad) * price_wad // aps)
+        new_g = -(-abs(snap.options.delta_wad + d_opt) * price_wad // aps)
+        gross_after = snap.book.gross_exposure_assets + new_g - old_g
+        nav = max(snap.book.nav_assets, 1)
+        lev_before = -(-snap.book.gross_exposure_assets * WAD // nav)
+        lev_after = -(-gross_after * WAD // nav) + 1  # the sale's spread and fee lower NAV a little
+        if lev_after > snap.guard.max_leverage_wad and lev_after >= lev_before:
+            notes.append(
+                f"no option sale: leverage {lev_after / WAD:.3f} would be above the guard's "
+                f"{snap.guard.max_leverage_wad / WAD:.3f}"
+            )
+            return None
+    elif snap.book.gross_exposure_assets * WAD > snap.guard.max_leverage_wad * max(snap.book.nav_assets, 1):
+        notes.append("no option sale in a cycle that starts above the guard's leverage cap")
+        return None
     premium = bid * size_wad / WAD
     net = premium * (1 - snap.options.fee_bps / BPS)
     limit = int(np.floor(net * (1 - config.option_price_tolerance) * scale))
+    # RiskGuard counts the premium received below the mid (fee included) as slippage on the underlying:
+    # at the worst fill the limit allows it must stay within maxSlippageBps
+    spot_usd = snap.spot_price_wad / WAD
+    tau = max(series.expiry - now, 1) / YEAR_SEC
+    k = series.strike_wad / WAD
+    mid = float(pricing.price("c", spot_usd, k, tau, 0.0, iv, 0.0)) - float(
+        pricing.price("c", spot_usd, (series.strike_wad + series.cap_wad) / WAD, tau, 0.0, iv, 0.0)
+    )
+    worst_gap = mid - limit / scale / (size_wad / WAD)
+    if worst_gap / spot_usd * BPS >= snap.guard.max_slippage_bps:
+        notes.append(
+            f"no option sale: the bid sits {worst_gap / spot_usd * BPS:.1f} bps of spot under the mid "
+            f"(guard maxSlippageBps {snap.guard.max_slippage_bps})"
+        )
+        return None
     collateral = -(-series.max_payout_wad * size_wad // _assets_per_wad(snap))
     return TradeOption(
         expected_nonce=nonces.take(),
