@@ -627,6 +627,11 @@ def reconstruct(
     origin = Web3(Web3.HTTPProvider(fork_url, request_kwargs={"timeout": 60}))
     vault = to_checksum_address(vault)
     policy = policy or PolicyConfig()
+    head = origin.eth.block_number
+    if to_block > head:
+        to_block = head
+    if from_block > to_block:
+        raise ValueError(f"--from-block {from_block} is after --to-block {to_block} (origin head {head})")
     report = ReplayReport("reconstruct", fork_url, vault, from_block, to_block, [], [])
     with _node(fork_url, from_block, node) as fork:
         first = read_snapshot(fork.at(from_block), vault, from_block)

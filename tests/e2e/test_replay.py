@@ -22,7 +22,8 @@ from keeper.replay import ForkNode, load_policy, reconstruct, replay_journal
 @pytest.fixture(scope="module")
 def replay_demo(deterministic_clock, tmp_path_factory):
     out = tmp_path_factory.mktemp("replay-demo")
-    return run_demo(DemoConfig(days=1, steps_per_day=12, seed=7, shock_day=0.25), out, block_interval=False)
+    cfg = DemoConfig(days=1, steps_per_day=12, seed=7, shock_day=0.25, shock_hours=12.0)
+    return run_demo(cfg, out, block_interval=False)
 
 
 @pytest.fixture(scope="module")
