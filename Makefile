@@ -28,7 +28,7 @@ SOLC_FRONT := .solcx/solc-v$(SOLC_VERSION)
 help:
 	@echo "make demo   - install what is missing, start anvil, deploy, run the demo (DAYS=30 SEED=7 PRICES=file.csv)"
 	@echo "make test   - install what is missing, compile, run every test"
-	@echo "make bench  - print the benchmark figures (pricing throughput, gas vs plain OpenZeppelin ERC4626, Black-76 gas, keeper actions with legs open)"
+	@echo "make bench  - print the benchmark figures (pricing throughput, gas vs plain OpenZeppelin ERC4626, Black-76 gas, keeper actions with legs open, replay blocks per second)"
 	@echo "make lint   - ruff over the Python code"
 
 $(PY_STAMP): pyproject.toml constraints.txt
@@ -75,6 +75,7 @@ bench: compile
 	$(PY) bench/gas.py --network $(NETWORK)
 	$(PY) bench/black_scholes_gas.py --network $(NETWORK)
 	$(PY) bench/keeper_gas.py --network $(NETWORK)
+	$(PY) bench/replay.py --network $(NETWORK)
 
 lint: deps
 	$(VENV)/bin/ruff check .
