@@ -59,9 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             rec_sec = time.perf_counter() - t
     n = len(report.cycles)
     print()
-    print(
-        f"Replay of a {args.days}-day demo ({n} journaled cycles, blocks {a}..{b}; demo ran in {demo_sec:.1f} s)"
-    )
+    print(f"Replay of a {args.days}-day demo ({n} journaled cycles, blocks {a}..{b}; demo {demo_sec:.1f} s)")
     print(f"  verdict: {'no differences' if report.ok else f'{len(report.differences)} DIFFERENCES'}")
     print(f"  fork start-up (anvil --fork-url ... --hardfork cancun): {start_sec:.2f} s")
     print(
