@@ -153,3 +153,24 @@ def test_replay__without_a_journal__reconstructs_the_keeper_s_transactions(
     assert report.differences == [], report.to_markdown()
     # one reconstructed cycle per journaled cycle that mined something, decided at the same block
     assert [v.block for v in report.cycles] == [c.block for c in sent]
+
+
+def test_replay_cli__without_a_journal__prints_the_verdict_table_and_exits_0(
+    replay_demo, replay_origin, tmp_path
+):
+    with Journal(replay_demo.files["journal"], readonly=True) as j:
+        cycles = list(j.cycles())
+    a, b = cycles[0].block, cycles[-1].block
+    out = tmp_path / "reconstruct.json"
+    args = ["replay", "--fork-url", replay_origin, "--from-block", str(a), "--to-block", str(b), "--vault",
+            replay_demo.deployment.vault, "--every", "25", "--config", str(replay_demo.files["policy"]),
+            "--report", str(out)]  # fmt: skip
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    assert "Replay (reconstruct)" in res.output and "0 differences" in res.output
+    report = json.loads(out.read_text())
+    assert report["mode"] == "reconstruct" and report["ok"] and report["cycles_replayed"] >= 3
+    assert out.with_suffix(".md").exists()
+    # without a journal the vault and the range are required
+    res = CliRunner().invoke(main, ["replay", "--fork-url", replay_origin, "--from-block", str(a)])
+    assert res.exit_code == 2 and "required" in res.output
