@@ -289,6 +289,23 @@ class MinedTx:
     gas_used: int | None = None
 
 
+def calldata_difference(journal: bytes, mined: bytes, limit: int = 3) -> tuple[str, str]:
+    """The ABI words that differ (``word 6: 0x...``; word 0 is the first after the selector), readable
+    where two whole calldatas, equal for hundreds of bytes, would not be."""
+    if journal[:4] != mined[:4] or len(journal) != len(mined):
+        return "0x" + journal.hex(), "0x" + mined.hex()
+    words = [
+        k
+        for k in range((len(journal) - 4 + 31) // 32)
+        if journal[4 + 32 * k : 36 + 32 * k] != mined[4 + 32 * k : 36 + 32 * k]
+    ][:limit]
+
+    def show(data: bytes) -> str:
+        return ", ".join(f"word {k}: 0x{data[4 + 32 * k : 36 + 32 * k].hex()}" for k in words)
+
+    return show(journal), show(mined)
+
+
 def compare_outcome(
     outcome: ActionOutcome, txs: list[MinedTx], vault: str, idx: int
 ) -> list[tuple[str, Any, Any]]:
@@ -308,7 +325,7 @@ def compare_outcome(
         if t.to is None or to_checksum_address(t.to) != to_checksum_address(call.to):
             out.append((f"{where}.to", call.to, t.to))
         if t.data != call.data:
-            out.append((f"{where}.calldata", "0x" + call.data.hex(), "0x" + t.data.hex()))
+            out.append((f"{where}.calldata", *calldata_difference(call.data, t.data)))
         if outcome.block_number is not None and t.block != outcome.block_number:
             out.append((f"{where}.block_number", outcome.block_number, t.block))
         if outcome.gas_used is not None and t.gas_used != outcome.gas_used:
@@ -540,8 +557,6 @@ def replay_journal(
                 on_cycle(verdict)
     report.cycles.sort(key=lambda v: v.cycle_id or 0)
     report.blocks_read = len({v.block for v in report.cycles if v.checks["snapshot"] is not None})
-    for p in problems:
-        report.info.append(f"journal: {p}")
     report.elapsed_sec = time.perf_counter() - started
     return report
 
