@@ -493,7 +493,11 @@ def replay_cycle(
     if cyc.snapshot is None or cyc.block is None:
         verdict.note = f"no snapshot in the journal ({cyc.status}: {cyc.error or ''})".strip()
     else:
-        snap = read(cyc.block)
+        try:
+            snap = read(cyc.block)
+        except Exception as exc:  # the chain does not have what the journal says it read
+            add("snapshot", [("snapshot", cyc.snapshot.digest(), f"read failed: {str(exc).splitlines()[0]}")])
+            return verdict, diffs
         add("snapshot", compare_snapshot(cyc.snapshot, snap))
         risk = assess(snap)
         if cyc.risk is not None:
