@@ -53,9 +53,12 @@ origin's receipts.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -377,7 +380,10 @@ class ForkNode:
             hardfork,
             "--no-mining",
         ]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # its own process group: npm's `anvil` is a node wrapper around the binary, and both must go
+        self.proc = subprocess.Popen(
+            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         self.w3 = fast_web3(self.url)  # keep-alive, no per-call middlewares: ~120 eth_calls per snapshot
         self.block = block
         self.resets = 0
@@ -409,12 +415,18 @@ class ForkNode:
         if isinstance(self.w3.provider, KeepAliveHTTPProvider):
             self.w3.provider.close()
         if self.proc.poll() is None:
-            self.proc.terminate()
+            self._signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
+                self._signal(signal.SIGKILL)
                 self.proc.wait()
+        else:
+            self._signal(signal.SIGKILL)  # the wrapper is gone: make sure the binary is too
+
+    def _signal(self, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, sig)  # the group this node was started in (see __init__)
 
     def __enter__(self) -> ForkNode:
         return self
