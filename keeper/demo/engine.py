@@ -61,7 +61,9 @@ GWEI = 10**9
 KEEPER_ALIAS = "keel-demo-keeper"
 PASSPHRASE_ENV = "KEEL_DEMO_KEYSTORE_PASSPHRASE"
 
-OUTPUT_FILES = ("report.html", "journal.sqlite", "deployment.json", "demo_summary.json", "steps.csv")
+OUTPUT_FILES = (
+    "report.html", "journal.sqlite", "policy.json", "deployment.json", "demo_summary.json", "steps.csv"
+)  # fmt: skip
 
 
 @dataclass
@@ -181,6 +183,8 @@ def run_demo(
         fees = FeePolicy(confirmations=1, poll_interval_sec=0.05, max_fee_per_gas_wei=100 * GWEI)
         sender = Sender(w3, signer, fees, error_abi=errors)
         journal = Journal(out_dir / "journal.sqlite")
+        # the policy the keeper runs with, beside its journal: `keeper replay` re-decides with it
+        (out_dir / "policy.json").write_text(cfg.policy.model_dump_json(indent=2) + "\n")
         metrics = Metrics(CollectorRegistry())
         service = Service(
             w3,
@@ -293,6 +297,7 @@ def run_demo(
         files = {
             "deployment": deployment_path,
             "journal": out_dir / "journal.sqlite",
+            "policy": out_dir / "policy.json",
             "summary": out_dir / "demo_summary.json",
             "steps": out_dir / "steps.csv",
             "report": out_dir / "report.html",
