@@ -6,7 +6,9 @@ away and coming back (anvil stopped and restarted with its state reloaded)."""
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -237,12 +239,23 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _stop(proc: subprocess.Popen, sig: int) -> None:
+    """Signal anvil's whole process group and wait for it."""
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        return
+    proc.wait(timeout=20)
+    time.sleep(0.2)  # the binary may outlive npm's wrapper by a moment
+
+
 def _start_anvil(port: int, state: Path) -> subprocess.Popen:
     anvil = shutil.which("anvil") or str(Path("node_modules/.bin/anvil").resolve())
     proc = subprocess.Popen(
         [anvil, "--port", str(port), "--silent", "--state", str(state), "--hardfork", "cancun"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # npm's wrapper starts the binary: stop the whole group
     )
     w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{port}"))
     for _ in range(200):
@@ -253,7 +266,7 @@ def _start_anvil(port: int, state: Path) -> subprocess.Popen:
             return proc
         except Exception:
             time.sleep(0.05)
-    proc.kill()
+    _stop(proc, signal.SIGKILL)
     raise RuntimeError("anvil did not start")
 
 
@@ -279,8 +292,7 @@ def test_run_cycle__with_the_node_stopped_and_restarted_with_its_state__fails_th
         first = service.run_cycle()
         assert first.status == "ok", first.error
         nonce = vault.functions.actionNonce().call()
-        proc.terminate()  # anvil writes its state to --state on exit
-        proc.wait(timeout=20)
+        _stop(proc, signal.SIGTERM)  # anvil writes its state to --state on exit
         down = [service.run_cycle() for _ in range(2)]
         assert [c.status for c in down] == ["error", "error"]
         assert all(c.error.startswith("rpc:") for c in down)
@@ -298,4 +310,4 @@ def test_run_cycle__with_the_node_stopped_and_restarted_with_its_state__fails_th
         ) == vault.functions.actionNonce().call() - (read_snapshot(fault_w3, d.vault).action_nonce)
         assert service.journal.count() == 4
     finally:
-        proc.kill()
+        _stop(proc, signal.SIGKILL)
