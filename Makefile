@@ -28,13 +28,10 @@ SOLC_FRONT := .solcx/solc-v$(SOLC_VERSION)
 help:
 	@echo "make demo   - install what is missing, start anvil, deploy, run the demo (DAYS=30 SEED=7 PRICES=file.csv)"
 	@echo "make test   - install what is missing, compile, run every test"
-<<<<<<< HEAD
 	@echo "make bench  - print the benchmark figures (pricing throughput, gas vs plain OpenZeppelin ERC4626, Black-76 gas,"
 	@echo "              keeper actions with legs open, keeper decision latency for 1/100/10,000 option positions,"
-	@echo "              keeper reaction oracle update -> rebalance on anvil, backtest paths/s, demo wall time per day)"
-=======
-	@echo "make bench  - print the benchmark figures (pricing throughput, gas vs plain OpenZeppelin ERC4626, Black-76 gas, keeper actions with legs open, replay blocks per second)"
->>>>>>> feat/replay
+	@echo "              keeper reaction oracle update -> rebalance on anvil, backtest paths/s, demo wall time per day,"
+	@echo "              replay blocks/s)"
 	@echo "make lint   - ruff over the Python code"
 
 $(PY_STAMP): pyproject.toml constraints.txt
@@ -82,13 +79,10 @@ bench: compile
 	$(PY) bench/gas.py --network $(NETWORK)
 	$(PY) bench/black_scholes_gas.py --network $(NETWORK)
 	$(PY) bench/keeper_gas.py --network $(NETWORK)
-<<<<<<< HEAD
 	$(PY) bench/keeper_latency.py
 	$(PY) bench/keeper_reaction.py --network $(NETWORK)
 	$(PY) bench/demo.py --days 2
-=======
 	$(PY) bench/replay.py --network $(NETWORK)
->>>>>>> feat/replay
 
 lint: deps
 	$(VENV)/bin/ruff check .
