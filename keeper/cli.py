@@ -17,6 +17,7 @@ from keeper import __version__
 from keeper.assess import assess
 from keeper.chain.actions import label
 from keeper.chain.reader import ChainReadError, read_snapshot, read_vault
+from keeper.chain.rpc import fast_web3
 from keeper.models import VaultState
 from keeper.risk import RiskReport
 from keeper.snapshot import Snapshot
@@ -115,7 +116,7 @@ def _connect(config_path: str | None, rpc_url: str | None, vault: str | None) ->
         _fail("--rpc-url (or KEEL_RPC_URL, or --config) is required")
     if vault is None or not Web3.is_address(vault):
         _fail(f"--vault: {vault!r} is not an address")
-    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 10}))
+    w3 = fast_web3(rpc_url)
     return cfg, w3, Web3.to_checksum_address(vault)
 
 

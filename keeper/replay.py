@@ -86,7 +86,7 @@ from keeper.chain.actions import (
     label,
 )
 from keeper.chain.reader import read_snapshot
-from keeper.demo.rpc import KeepAliveHTTPProvider, fast_web3
+from keeper.chain.rpc import KeepAliveHTTPProvider, fast_web3
 from keeper.journal import ActionOutcome, Journal, JournalCycle, JournalError
 from keeper.policy import Decision, PolicyConfig, decide_with_notes
 from keeper.risk import RiskReport

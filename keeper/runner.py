@@ -9,6 +9,7 @@ from typing import Any
 
 from web3 import Web3
 
+from keeper.chain.rpc import fast_web3
 from keeper.config import ConfigError, FeeConfig, KeeperConfig, load_config
 from keeper.service import Service
 
@@ -48,7 +49,7 @@ def build_service(config: Path | KeeperConfig, *, w3: Web3 | None = None) -> Ser
     if cfg.signer is None:
         raise ConfigError("signer: missing (the ape account alias of the keeper key; set KEEL_SIGNER)")
     account = load_signer(cfg.signer, keystore_dir=cfg.keystore_dir, passphrase_env=cfg.passphrase_env)
-    w3 = w3 or Web3(Web3.HTTPProvider(cfg.rpc_url, request_kwargs={"timeout": 15}))
+    w3 = w3 or fast_web3(cfg.rpc_url)
     sender = Sender(w3, account, fee_policy(cfg.fees), error_abi=project_error_abi())
     cfg.journal_path.parent.mkdir(parents=True, exist_ok=True)
     journal = Journal(cfg.journal_path)

@@ -38,7 +38,7 @@ from eth_abi import decode
 from eth_utils import keccak, to_checksum_address
 
 from keeper.chain.deploy import Deployment
-from keeper.demo.rpc import RawRpc
+from keeper.chain.rpc import RawRpc
 
 WAD = 10**18
 SCALE = 10**30  # ETH wad × price wad / SCALE = USDC units

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from keeper.chain.deploy import Deployment
+from keeper.chain.rpc import RawRpc, RawTxError
 from keeper.demo.config import DEPOSITOR_NAMES, DemoConfig
-from keeper.demo.rpc import RawRpc, RawTxError
 
 USDC = 10**6
 MAX_UINT = 2**256 - 1

@@ -35,6 +35,7 @@ from keeper.assess import option_cash_assets
 from keeper.chain.deploy import Deployment, LocalConfig, deploy_local
 from keeper.chain.keys import load_signer, write_keystore
 from keeper.chain.reader import read_snapshot
+from keeper.chain.rpc import KeepAliveHTTPProvider, RawRpc, fast_web3
 from keeper.chain.sender import FeePolicy, Sender, TxIntent
 from keeper.demo.attribution import (
     Attribution,
@@ -47,7 +48,6 @@ from keeper.demo.attribution import (
 from keeper.demo.config import DemoConfig, market_path
 from keeper.demo.depositors import Depositors
 from keeper.demo.market import MarketDriver
-from keeper.demo.rpc import KeepAliveHTTPProvider, RawRpc, fast_web3
 from keeper.journal import CycleRecord, Journal
 from keeper.metrics import Metrics
 from keeper.policy import band_half_width_eth

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from keeper.chain.deploy import Deployment, feed_answer
+from keeper.chain.rpc import RawRpc, RawTxError
 from keeper.chain.univ3 import SpotMarket
 from keeper.demo.config import DemoConfig
-from keeper.demo.rpc import RawRpc, RawTxError
 from keeper.sim import MarketPath
 
 WAD = 10**18

@@ -10,11 +10,11 @@ import pytest
 from eth_abi import encode
 from eth_utils import keccak
 
+from keeper.chain.rpc import calldata
 from keeper.demo.attribution import EventDecoder
 from keeper.demo.config import DemoConfig, market_path
 from keeper.demo.engine import max_drawdown
 from keeper.demo.market import round_strike
-from keeper.demo.rpc import calldata
 from keeper.sim import SkippedRowsWarning, load_ohlcv_csv
 
 SHARED_CSV = Path(__file__).resolve().parents[3] / "shared" / "data" / "ETH-USD.csv"

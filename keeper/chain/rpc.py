@@ -1,5 +1,5 @@
-"""Low-overhead JSON-RPC for the demo: a keep-alive HTTP provider for web3 and a raw client for the
-simulator's own transactions.
+"""Low-overhead JSON-RPC: a keep-alive HTTP provider for web3 (used by the keeper, the demo and the
+replay) and a raw client for the simulator's own transactions.
 
 The keeper's reader makes ~100 `eth_call`s per snapshot. Through `requests` and web3's default
 middlewares (the validation middleware asks for the chain id before every call) each costs ~2-3 ms on
