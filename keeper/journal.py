@@ -52,10 +52,11 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
+from keeper.chain.sender import Status as SendStatus
 from keeper.policy import Action, Decision
 from keeper.risk import RiskReport
 from keeper.snapshot import OracleReading, Snapshot
@@ -68,16 +69,7 @@ CycleStatus = Literal["ok", "no_action", "error", "halted"]
 
 #: The sender's outcome statuses (others are accepted and stored as given: a new sender status must
 #: never make the journal drop a cycle).
-OUTCOME_STATUSES: tuple[str, ...] = (
-    "confirmed",
-    "reverted",
-    "simulation_failed",
-    "fee_cap_reached",
-    "insufficient_funds",
-    "dropped",
-    "timeout",
-    "skipped",
-)
+OUTCOME_STATUSES: tuple[str, ...] = (*get_args(SendStatus), "skipped")
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 _ACTION = TypeAdapter(Action)

@@ -27,17 +27,10 @@ from keeper.sim import MarketConfig, MarketPath, Shock, simulate_market
 
 
 def default_guard() -> GuardParams:
-    """The demo's RiskGuard bounds (`keeper.demo.config.DemoConfig.guard`)."""
-    return GuardParams(
-        max_net_delta_wad=30 * WAD,
-        min_margin_ratio_wad=15 * WAD // 10,
-        max_leverage_wad=3 * WAD,
-        max_slippage_bps=50,
-        min_action_interval_sec=0,
-        max_notional_per_action_assets=5_000_000 * USDC,
-        delta_trigger_wad=2 * WAD,
-        margin_trigger_wad=2 * WAD,
-    )
+    """The demo's RiskGuard bounds (`keeper.demo.config.DemoConfig.guard`), so both run the same book."""
+    from keeper.demo.config import DemoConfig
+
+    return DemoConfig.model_fields["guard"].default
 
 
 @dataclass(frozen=True)

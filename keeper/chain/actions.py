@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eth_abi import encode
-from eth_utils import function_signature_to_4byte_selector, to_checksum_address
+from eth_utils import to_checksum_address
 
+from keeper.chain.rpc import calldata
 from keeper.policy import (
     Action,
     CoverLoss,
@@ -35,16 +35,6 @@ class EncodedCall:
     label: str
 
 
-def _calldata(signature: str, *args: object) -> bytes:
-    selector = function_signature_to_4byte_selector(signature)
-    types = signature[signature.index("(") + 1 : -1]
-    if not types:
-        return selector
-    if types.startswith("("):
-        return selector + encode([types], list(args))
-    return selector + encode(types.split(","), list(args))
-
-
 def label(action: Action) -> str:
     """A short human label that also names the nonce (the journal's and the logs' key)."""
     nonce = getattr(action, "expected_nonce", None)
@@ -56,22 +46,20 @@ def encode_action(action: Action, vault: str) -> EncodedCall:
     v = to_checksum_address(vault)
     match action:
         case Rebalance():
-            data = _calldata(REBALANCE, action.as_tuple())
+            data = calldata(REBALANCE, action.as_tuple())
         case TradeOption():
-            data = _calldata(TRADE_OPTIONS, action.as_tuple())
+            data = calldata(TRADE_OPTIONS, action.as_tuple())
         case SettleOption():
-            data = _calldata(SETTLE_OPTIONS, action.expected_nonce, action.series_id, action.round_id_hint)
+            data = calldata(SETTLE_OPTIONS, action.expected_nonce, action.series_id, action.round_id_hint)
         case Report():
-            data = _calldata(REPORT, action.expected_nonce)
+            data = calldata(REPORT, action.expected_nonce)
         case CoverLoss():
-            data = _calldata(COVER_LOSS, action.expected_nonce, action.loss_reason.encode().ljust(32, b"\0"))
+            data = calldata(COVER_LOSS, action.expected_nonce, action.loss_reason.encode().ljust(32, b"\0"))
         case ProcessRedemptions():
-            data = _calldata(PROCESS_REDEMPTIONS, action.max_count)
+            data = calldata(PROCESS_REDEMPTIONS, action.max_count)
         case PokeOracle():
             sig = POKE_LEG if action.which == "leg" else POKE_OPTION_ORACLE
-            return EncodedCall(
-                to=to_checksum_address(action.target), data=_calldata(sig), label=label(action)
-            )
+            return EncodedCall(to=to_checksum_address(action.target), data=calldata(sig), label=label(action))
         case _:  # pragma: no cover - the union is closed
             raise TypeError(f"unknown action {action!r}")
     return EncodedCall(to=v, data=data, label=label(action))

@@ -137,6 +137,8 @@ def load_signer(
             raise KeyConfigError(f"signer {alias!r}: wrong passphrase for keystore {path}") from None
         raise KeyConfigError(f"signer {alias!r}: malformed keystore {path}: {exc}") from None
     except (KeyError, TypeError, AttributeError, NotImplementedError) as exc:
+        # eth-keyfile raises these for a keystore it cannot read: missing fields, or an unsupported
+        # kdf/cipher (NotImplementedError) — the file is not usable, say so in one line
         raise KeyConfigError(
             f"signer {alias!r}: malformed keystore {path}: {type(exc).__name__} {exc}"
         ) from None

@@ -9,6 +9,7 @@ from eth_abi import decode, encode
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 from web3 import Web3
 
+from keeper.chain.rpc import arg_types
 from keeper.guard import BookState, GuardParams
 from keeper.models import VaultState
 from keeper.oracle import FeedConfig, FeedState, RoundData, Verdict, check, to_wad
@@ -100,8 +101,7 @@ class _Pinned:
         self.block = block
 
     def call(self, to: str, signature: str, out: list[str], *args: Any) -> Any:
-        in_types = signature[signature.index("(") + 1 : -1]
-        data = encode([t for t in _split_types(in_types)], list(args)) if args else b""
+        data = encode(arg_types(signature), list(args)) if args else b""
         return _call(self.w3, to, signature, out, self.block, data)
 
     def try_call(self, to: str, signature: str, out: list[str], *args: Any) -> Any | None:
@@ -109,24 +109,6 @@ class _Pinned:
             return self.call(to, signature, out, *args)
         except ChainReadError:
             return None
-
-
-def _split_types(types: str) -> list[str]:
-    """Top-level comma split of an ABI type list (tuples kept whole)."""
-    out: list[str] = []
-    depth = 0
-    cur = ""
-    for ch in types:
-        if ch == "," and depth == 0:
-            out.append(cur)
-            cur = ""
-            continue
-        depth += ch == "("
-        depth -= ch == ")"
-        cur += ch
-    if cur:
-        out.append(cur)
-    return out
 
 
 def _addr(x: str) -> str:

@@ -115,7 +115,8 @@ def selector(signature: str) -> bytes:
     return function_signature_to_4byte_selector(signature)
 
 
-def _arg_types(signature: str) -> list[str]:
+def arg_types(signature: str) -> list[str]:
+    """The top-level parameter types of `signature` (tuples kept whole)."""
     inner = signature[signature.index("(") + 1 : signature.rindex(")")]
     out: list[str] = []
     depth = 0
@@ -135,7 +136,7 @@ def _arg_types(signature: str) -> list[str]:
 
 def calldata(signature: str, *args: Any) -> bytes:
     """ABI-encoded call of `signature` (e.g. ``"transfer(address,uint256)"``) with `args`."""
-    types = _arg_types(signature)
+    types = arg_types(signature)
     if len(types) != len(args):
         raise ValueError(f"{signature}: {len(args)} arguments for {len(types)} parameters")
     return selector(signature) + (encode(types, list(args)) if types else b"")
