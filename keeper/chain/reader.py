@@ -23,6 +23,7 @@ from keeper.snapshot import (
     Snapshot,
     SpotHolding,
 )
+from keeper.univ3_math import price_wad_from_sqrt_price_x96
 
 
 class ChainReadError(RuntimeError):
@@ -180,15 +181,14 @@ def _pool_state(p: _Pinned, pool: str, weth: str, asset_decimals: int) -> tuple[
     if sqrt_price == 0:
         return 0, 0, 0
     q96 = 2**96
-    q192 = 2**192
-    # raw price = token1 per token0 = sqrtP² / 2^192; virtual reserves x = L/√P (token0), y = L·√P (token1)
+    # virtual reserves at the current price: x = L/√P (token0), y = L·√P (token1)
     reserve0 = liquidity * q96 // sqrt_price
     reserve1 = liquidity * sqrt_price // q96
-    if token0 == _addr(weth):  # asset units per wei → USD per ETH (wad)
-        price = sqrt_price * sqrt_price * 10**18 * 10**18 // (q192 * 10**asset_decimals)
-        return price, reserve1, reserve0
-    price = q192 * 10**18 * 10**18 // (sqrt_price * sqrt_price * 10**asset_decimals)
-    return price, reserve0, reserve1
+    weth_is_token0 = token0 == _addr(weth)
+    price = price_wad_from_sqrt_price_x96(
+        sqrt_price, usd_is_token0=not weth_is_token0, usd_decimals=asset_decimals
+    )
+    return (price, reserve1, reserve0) if weth_is_token0 else (price, reserve0, reserve1)
 
 
 def _series(p: _Pinned, market: str, sid: int, leg: str | None) -> OptionSeries:
