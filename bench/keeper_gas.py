@@ -48,9 +48,10 @@ DAY = 86_400
 GOAL_FULL_REBALANCE = 350_000
 DEFAULT_NETWORK = "ethereum:local:foundry"
 FULL_REBALANCE = "rebalance: full (spot swap + perp trade + margin in)"
+FULL_REBALANCE_NEW_ROUND = "rebalance: full, after a new oracle round"
 OPTION_SELL = "tradeOptions: sell (adds to it)"
 DEPOSIT = "deposit (legs open)"
-BREAKDOWN = (FULL_REBALANCE, OPTION_SELL, DEPOSIT)
+BREAKDOWN = (FULL_REBALANCE, FULL_REBALANCE_NEW_ROUND, OPTION_SELL, DEPOSIT)
 
 Contract = Any
 
@@ -141,6 +142,7 @@ class Bench:
             "perpSizeDeltaWad": 0,
             "perpLimitPriceWad": 0,
             "perpMarginDeltaAssets": 0,
+            "allowImprovement": False,
         } | kw
         if p["spotAmountIn"] and not p["spotMinOut"]:  # the keeper's min-out: 1% under the oracle
             fair = (
@@ -166,7 +168,7 @@ class Bench:
             limit = fund = (premium + fee) * 101 // 100 + 1
         else:
             limit, fund = (premium - fee) * 99 // 100, self.options.collateralRequiredUsdc(sid, size)
-        p = (self.vault.actionNonce(), chain.blocks.head.timestamp + 3_600, sid, is_buy, size, limit, fund)
+        p = (self.vault.actionNonce(), chain.blocks.head.timestamp + 3_600, sid, is_buy, size, limit, fund, False)
         return self.vault.tradeOptions(p, sender=self.keeper)
 
     # ------------------------------------------------------------------ the run
@@ -191,6 +193,10 @@ class Bench:
         arbitrage_to_price(self.d.spot, self.arb, self.price_wad() / WAD)
         self.pass_time()
         self.record(FULL_REBALANCE, self.full(30_000 * USDC, 10_000 * USDC))
+        arbitrage_to_price(self.d.spot, self.arb, self.price_wad() / WAD)
+        self.pass_time()
+        self.publish()  # a new round on every feed: each leg's OracleLib state is written
+        self.record(FULL_REBALANCE_NEW_ROUND, self.full(30_000 * USDC, 10_000 * USDC))
         arbitrage_to_price(self.d.spot, self.arb, self.price_wad() / WAD)
         self.pass_time()
         self.record("rebalance: spot only (buy $3k)", self.rebalance(spotAmountIn=3_000 * USDC))

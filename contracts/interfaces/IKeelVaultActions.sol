@@ -22,6 +22,7 @@ interface IKeelVaultActions {
     ///         selling (0 = no swap); `perpSizeDeltaWad` is signed ETH (short < 0; 0 = no trade);
     ///         `perpMarginDeltaAssets` moves idle USDC into the perp margin (> 0) or back (< 0).
     ///         Order: margin in, perp trade, spot swap (sale proceeds return to the vault), margin out.
+    ///         `allowImprovement`: see the note on RiskGuard's exemption below.
     struct RebalanceParams {
         uint256 expectedNonce;
         uint256 deadline;
@@ -31,6 +32,7 @@ interface IKeelVaultActions {
         int256 perpSizeDeltaWad;
         uint256 perpLimitPriceWad;
         int256 perpMarginDeltaAssets;
+        bool allowImprovement;
     }
 
     /// @notice One option trade through the option leg.
@@ -42,6 +44,7 @@ interface IKeelVaultActions {
     /// @param limitAssets Max cost (premium + fee) of a buy, min proceeds (premium − fee) of a sell.
     /// @param fundAssets Idle assets moved to the leg first (the buy's cost, or the sell's collateral);
     ///        whatever the trade leaves in the leg comes back to the vault in the same call.
+    /// @param allowImprovement See the note on RiskGuard's exemption above `rebalance`.
     struct OptionTradeParams {
         uint256 expectedNonce;
         uint256 deadline;
@@ -50,6 +53,7 @@ interface IKeelVaultActions {
         uint256 sizeWad;
         uint256 limitAssets;
         uint256 fundAssets;
+        bool allowImprovement;
     }
 
     // ------------------------------------------------------------------ errors
@@ -106,6 +110,14 @@ interface IKeelVaultActions {
 
     // ------------------------------------------------------------------ keeper
     /// @notice Spot swap, perp size change and margin transfer in one bounded action.
+    /// @dev RiskGuard's exemption (`rebalance` and `tradeOptions`): a book bound (net delta, margin ratio,
+    ///      leverage) that is breached after the action passes if the action did not make it worse
+    ///      than before. Measuring "before" costs a read of every leg, so the vault does it only when the
+    ///      keeper asks (`allowImprovement = true`, for a corrective action on a book that is already
+    ///      outside, or close to, a bound). Otherwise RiskGuard gets a before-book of zero delta, zero
+    ///      exposure and an infinite margin ratio, which grants no exemption: every bound must then
+    ///      hold after the action. The flag can only relax the check back to the exemption, never past
+    ///      the bounds of a book that was inside them.
     function rebalance(RebalanceParams calldata p) external;
 
     /// @notice Realise the PnL since the last report: accrue fees, skim the insurance fund's share of a

@@ -28,15 +28,14 @@ interface IPerpLeg is IKeelLeg {
     event MarginWithdrawn(uint256 assets, int256 marginAfter);
     /// @notice A trade at the venue. `priceWad` = the venue's execution price, `execPriceWad` = the
     ///         all-in price reported to RiskGuard (fee included), `feeAssets` / `realisedPnlAssets` as the
-    ///         venue booked them, `newSizeWad` the position after it.
+    ///         venue booked them (the venue's `Traded` event in the same transaction has the size after).
     event PerpTraded(
         int256 sizeDeltaWad,
         uint256 priceWad,
         uint256 execPriceWad,
         uint256 oraclePriceWad,
         uint256 feeAssets,
-        int256 realisedPnlAssets,
-        int256 newSizeWad
+        int256 realisedPnlAssets
     );
     /// @notice The funding mark (used by the fallback mark only) was set: `pendingFundingAssets` is what a
     ///         settlement at `markedAt` would have booked (0 right after the venue settled).

@@ -99,7 +99,9 @@ interface IRiskGuard {
     function setParams(Params calldata p) external;
 
     /// @notice Revert with the first violated bound's error, else return.
-    /// @param before The book before the action.
+    /// @param before The book before the action: a book bound breached after the action passes if it is
+    ///        no worse than here. A before-book of zero delta, zero exposure and an infinite margin
+    ///        ratio grants no exemption (the vault passes it unless the keeper asked for the exemption).
     /// @param afterState The book after the action.
     /// @param action What the action traded, at which price, and when the previous action was.
     function checkAction(BookState calldata before, BookState calldata afterState, ActionInfo calldata action)

@@ -165,6 +165,27 @@ library OracleLib {
         return check(cfg, st, observe(cfg, st, block.timestamp), block.timestamp);
     }
 
+    /// @notice `peek` made total for views: the feed is called with at most `gasCap` gas and only the
+    ///         first five words of its answer are read, so a feed that reverts, burns gas, answers short
+    ///         or answers with dirty `uint80` words (which a typed call would revert on), or answers
+    ///         with a huge payload, costs the caller a bounded amount of gas and never makes it revert.
+    /// @return answered False if the feed could not be read (no verdict then: verdict and value are 0).
+    /// @return verdict As `check`, when answered.
+    /// @return valueWad As `check`, when answered.
+    function peekTotal(IOracle.FeedConfig memory cfg, IOracle.FeedState memory st, uint256 gasCap)
+        internal
+        view
+        returns (bool answered, IOracle.Verdict verdict, int256 valueWad)
+    {
+        IOracle.RoundData memory r;
+        if (st.trippedAt == 0 || block.timestamp >= uint256(st.trippedAt) + cfg.cooldownSec) {
+            (answered, r) = _observeBounded(cfg.feed, gasCap);
+            if (!answered) return (false, IOracle.Verdict.Ok, 0);
+        }
+        (verdict, valueWad) = check(cfg, st, r, block.timestamp);
+        return (true, verdict, valueWad);
+    }
+
     /// @notice Validates the feed's latest round and updates the breaker state (see CIRCUIT BREAKER).
     ///         Never reverts because of the feed's data: consumers expose it as a permissionless poke.
     /// @return verdict As `check`.
@@ -254,6 +275,40 @@ library OracleLib {
                 block.timestamp + cfg.cooldownSec
             );
         }
+    }
+
+    /// @dev `latestRoundData()` with at most `gasCap` gas, the answer read from a 160-byte buffer (the
+    ///      rest of a longer answer is never copied). False if the call fails, the answer is shorter
+    ///      than five words, or a `uint80` word has bits above 80.
+    function _observeBounded(AggregatorV3Interface feed, uint256 gasCap)
+        private
+        view
+        returns (bool ok, IOracle.RoundData memory r)
+    {
+        bytes4 selector = AggregatorV3Interface.latestRoundData.selector;
+        uint256 roundId;
+        int256 answer;
+        uint256 startedAt;
+        uint256 updatedAt;
+        uint256 answeredInRound;
+        assembly ("memory-safe") {
+            let buf := mload(0x40)
+            mstore(buf, selector)
+            ok := staticcall(gasCap, feed, buf, 4, buf, 160)
+            if lt(returndatasize(), 160) { ok := 0 }
+            roundId := mload(buf)
+            answer := mload(add(buf, 32))
+            startedAt := mload(add(buf, 64))
+            updatedAt := mload(add(buf, 96))
+            answeredInRound := mload(add(buf, 128))
+        }
+        if (!ok || roundId > type(uint80).max || answeredInRound > type(uint80).max) return (false, r);
+        r.roundId = uint80(roundId);
+        r.answer = answer;
+        r.startedAt = startedAt;
+        r.updatedAt = updatedAt;
+        r.answeredInRound = uint80(answeredInRound);
+        return (true, r);
     }
 
     /// @dev Exact breaker comparison (see RULES 7). |values| ≤ 2^128, so nothing overflows.

@@ -86,6 +86,12 @@ contract KeelVault is
     bool private _depositsPaused;
     bool private _shutdown;
     uint128 private _highWaterMarkWad;
+    // The strategy legs, as 1 + their position in `_legs` (0: not set). Kept in this slot because every
+    // keeper action reads it anyway (`_shutdown`); the legs' addresses are the `_legs` entries that
+    // `bookState` reads in the same action.
+    uint8 private _spotIndex;
+    uint8 private _perpIndex;
+    uint8 private _optionIndex;
     // One slot: who gets fee shares, and the cap on total assets.
     address private _feeRecipient;
     uint96 private _depositCap;
@@ -96,17 +102,16 @@ contract KeelVault is
     mapping(uint256 requestId => RedeemRequest) private _requests;
     uint256 private _queueHead;
     uint256 private _queueTail;
-    uint256 private _queuedShares;
-    uint256 private _totalClaimable;
+    // One slot, read by every `liquidAssets()`: shares waiting in the queue, assets owed to claimants.
+    uint128 private _queuedShares;
+    uint128 private _totalClaimable;
 
-    // keeper actions (IKeelVaultActions)
+    // keeper actions (IKeelVaultActions). One slot, read and written once by every guarded action:
+    // the guard, the action nonce and the time of the last guarded action.
     IRiskGuard private _riskGuard;
-    IInsuranceFund private _insuranceFund;
-    ISpotLeg private _spotLeg;
-    IPerpLeg private _perpLeg;
-    IOptionLeg private _optionLeg;
-    uint64 private _actionNonce;
+    uint48 private _actionNonce;
     uint40 private _lastActionAt;
+    IInsuranceFund private _insuranceFund;
     uint256 private _navAtReport;
     int256 private _flowsSinceReport;
     uint256 private _unreportedLoss;
@@ -333,7 +338,7 @@ contract KeelVault is
         if (shares > balance) revert InsufficientShares(msg.sender, shares, balance);
         requestId = _queueTail++;
         _requests[requestId] = RedeemRequest({owner: msg.sender, receiver: receiver, shares: shares, claimable: 0});
-        _queuedShares += shares;
+        _queuedShares += SafeCast.toUint128(shares);
         _transfer(msg.sender, address(this), shares);
         emit RedeemRequested(requestId, msg.sender, receiver, shares);
     }
@@ -347,7 +352,7 @@ contract KeelVault is
         shares = r.shares;
         if (shares == 0) revert UnknownRequest(requestId);
         r.shares = 0;
-        _queuedShares -= shares;
+        _queuedShares -= SafeCast.toUint128(shares);
         _transfer(address(this), owner, shares);
         emit RedeemCancelled(requestId, owner, shares);
     }
@@ -359,7 +364,7 @@ contract KeelVault is
         if (assets == 0) revert NothingToClaim(requestId);
         address receiver = r.receiver;
         r.claimable = 0;
-        _totalClaimable -= assets;
+        _totalClaimable -= SafeCast.toUint128(assets);
         IERC20(asset()).safeTransfer(receiver, assets);
         emit RedeemClaimed(requestId, receiver, assets);
     }
@@ -412,9 +417,9 @@ contract KeelVault is
         }
         _queueHead = id;
         if (sharesBurned != 0) {
-            _queuedShares -= sharesBurned;
+            _queuedShares -= SafeCast.toUint128(sharesBurned);
             _flowsSinceReport -= SafeCast.toInt256(assetsPaid);
-            _totalClaimable += assetsPaid;
+            _totalClaimable += SafeCast.toUint128(assetsPaid);
             _burn(address(this), sharesBurned);
         }
     }
@@ -427,15 +432,17 @@ contract KeelVault is
         if (!isLeg(leg)) revert LegNotFound(leg);
         if (assets == 0) revert ZeroAmount("assets");
         _fund(leg, assets);
+        IHedgeLeg(leg).fund(assets);
     }
 
-    /// @dev Moves `assets` of liquid idle cash to `leg` (a registered leg).
+    /// @dev Moves `assets` of liquid idle cash to `leg` (a registered leg). `fundLeg` then notifies the
+    ///      leg with `fund`; inside `rebalance` and `tradeOptions` the leg action that spends the cash
+    ///      follows at once and is the notice (the leg checks its own balance), so no `fund` call.
     function _fund(address leg, uint256 assets) private {
         uint256 available = liquidAssets();
         if (assets > available) revert InsufficientIdle(assets, available);
         emit LegFunded(leg, assets);
         IERC20(asset()).safeTransfer(leg, assets);
-        IHedgeLeg(leg).fund(assets);
     }
 
     /// @inheritdoc IKeelVault
@@ -519,9 +526,12 @@ contract KeelVault is
         }
         _legs.pop();
         delete _legIndex[leg];
-        if (leg == address(_spotLeg)) _spotLeg = ISpotLeg(address(0));
-        if (leg == address(_perpLeg)) _perpLeg = IPerpLeg(address(0));
-        if (leg == address(_optionLeg)) _optionLeg = IOptionLeg(address(0));
+        // a removed strategy leg is unset; the moved one keeps its role at its new position
+        uint8 removed = uint8(indexPlusOne);
+        uint8 moved = uint8(last + 1);
+        _spotIndex = _reindex(_spotIndex, removed, moved);
+        _perpIndex = _reindex(_perpIndex, removed, moved);
+        _optionIndex = _reindex(_optionIndex, removed, moved);
         emit LegRemoved(leg);
     }
 
@@ -590,11 +600,11 @@ contract KeelVault is
     /// @inheritdoc IKeelVaultActions
     function rebalance(RebalanceParams calldata p) external nonReentrant onlyRole(KEEPER_ROLE) {
         (uint256 nonce, IRiskGuard guard, IRiskGuard.BookState memory before, IRiskGuard.ActionInfo memory info) =
-            _beginAction(p.expectedNonce, p.deadline);
+            _beginAction(p.expectedNonce, p.deadline, p.allowImprovement);
 
         IKeelLeg.ActionReport memory perpR;
         IKeelLeg.ActionReport memory spotR;
-        IPerpLeg perp = _perpLeg;
+        IPerpLeg perp = IPerpLeg(_strategyLeg(_perpIndex));
         if ((p.perpMarginDeltaAssets != 0 || p.perpSizeDeltaWad != 0)) _requireLeg(address(perp), "perpLeg");
         if (p.perpMarginDeltaAssets > 0) {
             uint256 m = uint256(p.perpMarginDeltaAssets);
@@ -605,7 +615,7 @@ contract KeelVault is
             perpR = perp.trade(p.perpSizeDeltaWad, p.perpLimitPriceWad, p.deadline);
         }
         if (p.spotAmountIn != 0) {
-            ISpotLeg spot = ISpotLeg(address(_requireLeg(address(_spotLeg), "spotLeg")));
+            ISpotLeg spot = ISpotLeg(address(_requireLeg(_strategyLeg(_spotIndex), "spotLeg")));
             if (p.spotBuyEth) _fund(address(spot), p.spotAmountIn);
             spotR = spot.swap(p.spotBuyEth, p.spotAmountIn, p.spotMinOut, p.deadline);
             if (!p.spotBuyEth) spot.release(type(uint256).max); // sale proceeds come home
@@ -633,7 +643,7 @@ contract KeelVault is
     /// @inheritdoc IKeelVaultActions
     function tradeOptions(OptionTradeParams calldata p) external nonReentrant onlyRole(KEEPER_ROLE) {
         (uint256 nonce, IRiskGuard guard, IRiskGuard.BookState memory before, IRiskGuard.ActionInfo memory info) =
-            _beginAction(p.expectedNonce, p.deadline);
+            _beginAction(p.expectedNonce, p.deadline, p.allowImprovement);
         IOptionLeg leg = _requireOptionLeg();
         if (p.fundAssets != 0) _fund(address(leg), p.fundAssets);
         IKeelLeg.ActionReport memory r = leg.trade(p.seriesId, p.isBuy, p.sizeWad, p.limitAssets, p.deadline);
@@ -727,9 +737,10 @@ contract KeelVault is
         _checkLeg(address(spot));
         _checkLeg(address(perp));
         _checkLeg(address(option));
-        _spotLeg = spot;
-        _perpLeg = perp;
-        _optionLeg = option;
+        // MAX_LEGS < 256: the casts are exact
+        _spotIndex = uint8(_legIndex[address(spot)]);
+        _perpIndex = uint8(_legIndex[address(perp)]);
+        _optionIndex = uint8(_legIndex[address(option)]);
         emit StrategyLegsSet(address(spot), address(perp), address(option));
     }
 
@@ -750,8 +761,9 @@ contract KeelVault is
 
     /// @inheritdoc IKeelVaultActions
     function rebalanceTrigger() external view returns (bool needed, uint8 reason) {
-        if (address(_spotLeg) != address(0)) {
-            (, bool fresh) = _spotLeg.oraclePriceWad();
+        ISpotLeg spot = ISpotLeg(_strategyLeg(_spotIndex));
+        if (address(spot) != address(0)) {
+            (, bool fresh) = spot.oraclePriceWad();
             if (!fresh) return (false, uint8(IRiskGuard.Reason.OracleFailure));
         }
         if (address(_riskGuard) != address(0)) {
@@ -780,15 +792,15 @@ contract KeelVault is
     }
 
     function spotLeg() external view returns (ISpotLeg) {
-        return _spotLeg;
+        return ISpotLeg(_strategyLeg(_spotIndex));
     }
 
     function perpLeg() external view returns (IPerpLeg) {
-        return _perpLeg;
+        return IPerpLeg(_strategyLeg(_perpIndex));
     }
 
     function optionLeg() external view returns (IOptionLeg) {
-        return _optionLeg;
+        return IOptionLeg(_strategyLeg(_optionIndex));
     }
 
     function unreportedLoss() external view returns (uint256) {
@@ -800,8 +812,10 @@ contract KeelVault is
     }
 
     /// @dev The common start of a guarded keeper action: not shut down, before the deadline, nonce
-    ///         consumed, guard set; the book before the action and the previous action's time.
-    function _beginAction(uint256 expectedNonce, uint256 deadline)
+    ///         consumed, guard set; the previous action's time, and the book before the action when
+    ///         the keeper asked for RiskGuard's exemption (else the no-exemption book, see
+    ///         IKeelVaultActions.rebalance).
+    function _beginAction(uint256 expectedNonce, uint256 deadline, bool allowImprovement)
         private
         returns (
             uint256 nonce,
@@ -815,7 +829,8 @@ contract KeelVault is
         nonce = _useNonce(expectedNonce);
         guard = _riskGuard;
         if (address(guard) == address(0)) revert ModuleNotSet("riskGuard");
-        before = bookState();
+        if (allowImprovement) before = bookState();
+        else before.marginRatioWad = type(uint256).max; // zero delta and exposure: no exemption
         info.lastActionAt = _lastActionAt;
         _lastActionAt = uint40(block.timestamp);
     }
@@ -824,7 +839,7 @@ contract KeelVault is
     function _useNonce(uint256 expected) private returns (uint256 nonce) {
         nonce = _actionNonce;
         if (expected != nonce) revert StaleNonce(expected, nonce);
-        _actionNonce = uint64(nonce + 1);
+        _actionNonce = SafeCast.toUint48(nonce + 1);
     }
 
     function _checkLeg(address leg) private view {
@@ -832,7 +847,20 @@ contract KeelVault is
     }
 
     function _requireOptionLeg() private view returns (IOptionLeg) {
-        return IOptionLeg(address(_requireLeg(address(_optionLeg), "optionLeg")));
+        return IOptionLeg(address(_requireLeg(_strategyLeg(_optionIndex), "optionLeg")));
+    }
+
+    /// @dev The strategy leg at `indexPlusOne` (see `_spotIndex`), or the zero address when unset.
+    function _strategyLeg(uint8 indexPlusOne) private view returns (address) {
+        return indexPlusOne == 0 ? address(0) : address(_legs[indexPlusOne - 1]);
+    }
+
+    /// @dev A strategy index after `removeLeg` moved the last leg (`moved`) into the slot of the removed
+    ///      one (`removed`): the removed leg's role is unset, the moved leg's role follows it.
+    function _reindex(uint8 index, uint8 removed, uint8 moved) private pure returns (uint8) {
+        if (index == removed) return 0;
+        if (index == moved) return removed;
+        return index;
     }
 
     function _requireLeg(address leg, string memory name) private pure returns (IPerpLeg) {

@@ -94,7 +94,7 @@ contract RiskGuard is IRiskGuard, AccessControlDefaultAdminRules {
         external
         view
     {
-        Params memory p = _params;
+        Params storage p = _params; // read field by field: the trigger slot is not loaded
 
         if (action.lastActionAt != 0) {
             uint256 elapsed = block.timestamp > action.lastActionAt ? block.timestamp - action.lastActionAt : 0;

@@ -53,6 +53,10 @@ abstract contract KeelLegBase is IKeelLeg, IOracle, ReentrancyGuardTransient {
 
     IOracle.FeedState private _oracleState;
 
+    /// @dev Transient slot: the price `_readOracle` validated in the current transaction (0: none yet).
+    ///      keccak256("keel.KeelLegBase.txOraclePrice") − 1.
+    bytes32 private constant _TX_PRICE_SLOT = 0xbb0f931510d2e77a11ea5cf5d219f7dae7cf423fe35e271336c182ecb6daf40d;
+
     /// @param vault_ The vault (the only caller of fund, release and actions).
     /// @param asset_ The vault's asset.
     /// @param feed ETH/USD Chainlink feed (unsigned); must pass every OracleLib rule now (the first read
@@ -149,16 +153,31 @@ abstract contract KeelLegBase is IKeelLeg, IOracle, ReentrancyGuardTransient {
 
     /// @dev The validated price for a keeper action; reverts with the OracleLib error when it fails.
     ///      An unsigned feed's accepted value is > 0, so the cast is exact.
+    ///      The price is also kept for the rest of the transaction (transient storage), so the book the
+    ///      vault reads after the action is marked at the price the action was checked against.
     function _readOracle() internal returns (uint256 priceWad) {
-        return uint256(OracleLib.read(_oracleConfig(), _oracleState));
+        priceWad = uint256(OracleLib.read(_oracleConfig(), _oracleState));
+        bytes32 slot = _TX_PRICE_SLOT;
+        assembly ("memory-safe") {
+            tstore(slot, priceWad)
+        }
     }
 
-    /// @dev The leg's price for views (see ORACLE RULES). Never reverts.
+    /// @dev The leg's price for views (see ORACLE RULES). Never reverts. After a keeper action in the
+    ///      same transaction it is the price that action validated (the feed cannot change in between:
+    ///      only the feed's owner writes it, and a vault action calls nothing that does; a contract that
+    ///      holds the keeper role and bundles a feed update after an action would see the action's price).
     function _oraclePrice() internal view returns (uint256 priceWad, bool fresh) {
-        try this.peekOracle{gas: ORACLE_VIEW_GAS}() returns (IOracle.Verdict verdict, int256 valueWad) {
-            if (verdict == IOracle.Verdict.Ok) return (uint256(valueWad), true);
-        } catch {}
-        return (uint256(int256(_oracleState.lastGoodWad)), false);
+        bytes32 slot = _TX_PRICE_SLOT;
+        assembly ("memory-safe") {
+            priceWad := tload(slot)
+        }
+        if (priceWad != 0) return (priceWad, true);
+        IOracle.FeedState memory st = _oracleState;
+        (bool answered, IOracle.Verdict verdict, int256 valueWad) =
+            OracleLib.peekTotal(_oracleConfig(), st, ORACLE_VIEW_GAS);
+        if (answered && verdict == IOracle.Verdict.Ok) return (uint256(valueWad), true);
+        return (uint256(int256(st.lastGoodWad)), false);
     }
 
     function _requireDeadline(uint256 deadline) internal view {

@@ -218,8 +218,7 @@ contract PerpLeg is IPerpLeg, KeelLegBase {
             report.execPriceWad,
             oraclePrice,
             fee,
-            realisedPnl,
-            _market.position(address(this)).sizeWad
+            realisedPnl
         );
     }
 

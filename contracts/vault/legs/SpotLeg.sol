@@ -25,7 +25,7 @@ import {KeelLegBase} from "./KeelLegBase.sol";
 /// - Who can move funds: only the vault (`onlyVault`): `release` sends the leg's USDC to the vault and
 ///   nowhere else; `swap` sends USDC or WETH to the immutable router and receives the other token back
 ///   to the leg itself (recipient = this). The router is allowed exactly `amountIn` for the duration of
-///   the call and the allowance is reset to zero afterwards. WETH never leaves except into a swap.
+///   the call and any allowance left afterwards is reset to zero. WETH never leaves except into a swap.
 /// - Compromised keeper (through the vault): it can only swap, each swap bounded by its deadline, its
 ///   min-out (which must be non-zero), the oracle read (a failed or deviating feed halts swaps) and
 ///   what the vault checks afterwards with RiskGuard (slippage vs the oracle, notional per action, net
@@ -147,7 +147,9 @@ contract SpotLeg is ISpotLeg, KeelLegBase {
                 sqrtPriceLimitX96: 0
             })
         );
-        tokenIn.forceApprove(router, 0);
+        // An exact-input swap spends the whole allowance; one that ran out of liquidity at the price
+        // limit may not: reset what is left.
+        if (tokenIn.allowance(address(this), router) != 0) tokenIn.forceApprove(router, 0);
 
         uint256 paid = inBefore - tokenIn.balanceOf(address(this));
         uint256 received = tokenOut.balanceOf(address(this)) - outBefore;
