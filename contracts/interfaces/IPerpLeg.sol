@@ -22,10 +22,11 @@ interface IPerpLeg is IKeelLeg {
     /// @notice The venue's collateral is not the vault's asset (constructor).
     error CollateralMismatch(address market, address collateral, address asset);
 
-    /// @notice `assets` of the leg's USDC went to its margin at the venue; `marginAfter` = stored margin.
-    event MarginDeposited(uint256 assets, int256 marginAfter);
-    /// @notice `assets` of margin came back to the leg; `marginAfter` = stored margin.
-    event MarginWithdrawn(uint256 assets, int256 marginAfter);
+    /// @notice `assets` of the leg's USDC went to its margin at the venue (the margin after it is the
+    ///         venue's `position(leg).marginUsdc`).
+    event MarginDeposited(uint256 assets);
+    /// @notice `assets` of margin came back to the leg.
+    event MarginWithdrawn(uint256 assets);
     /// @notice A trade at the venue. `priceWad` = the venue's execution price, `execPriceWad` = the
     ///         all-in price reported to RiskGuard (fee included), `feeAssets` / `realisedPnlAssets` as the
     ///         venue booked them (the venue's `Traded` event in the same transaction has the size after).

@@ -185,6 +185,9 @@ interface IPerpMarket {
     function accountView(address account) external view returns (AccountView memory);
     /// @notice m + ⌊(P − EP)·s⌋ + ⌊f⌋, USDC, rounded down. Flat accounts: the margin (no oracle read).
     function accountEquityUsdc(address account) external view returns (int256);
+    /// @notice What a hedging account needs for its book, in one call: the stored size, the equity (as
+    ///         `accountEquityUsdc`) and the maintenance margin rate. Flat accounts: no oracle read.
+    function accountBook(address account) external view returns (int256 sizeWad, int256 equityUsdc, uint256 mmrWad);
     /// @notice Funding a settlement now would book into the account (+ = received), USDC, rounded down.
     function pendingFundingUsdc(address account) external view returns (int256);
     /// @notice ⌈mmr·|s|·P⌉, USDC. 0 when flat.

@@ -45,16 +45,23 @@ interface IRiskGuard {
         uint256 navAssets;
     }
 
+    /// @notice One priced trade of a keeper action.
+    struct Trade {
+        /// @notice Average execution price, wad USD per ETH; 0 when there is no trade in this place.
+        uint256 execPriceWad;
+        /// @notice Validated oracle price at the trade, wad USD per ETH.
+        uint256 oraclePriceWad;
+        /// @notice True when the trade bought ETH exposure (the adverse side is above the oracle).
+        bool isBuy;
+    }
+
     /// @notice What one keeper action did.
     struct ActionInfo {
         /// @notice Traded notional of the action, in assets (0 for pure transfers).
         uint256 notionalAssets;
-        /// @notice Average execution price, wad USD per ETH; 0 when the action took no price.
-        uint256 execPriceWad;
-        /// @notice Validated oracle price at the action, wad USD per ETH.
-        uint256 oraclePriceWad;
-        /// @notice True when the action bought ETH exposure (the adverse side is above the oracle).
-        bool isBuy;
+        /// @notice Up to two trades, each checked at its own price (a rebalance's spot swap, then its
+        ///         perp trade; an option trade uses the first place). An unused place has price 0.
+        Trade[2] trades;
         /// @notice Timestamp of the previous keeper action (0: none yet).
         uint256 lastActionAt;
     }

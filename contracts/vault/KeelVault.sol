@@ -78,6 +78,9 @@ contract KeelVault is
     uint256 public constant MAX_PERFORMANCE_FEE_BPS = 2_000;
     uint256 public constant MAX_LEGS = 8;
     uint256 public constant MAX_DEPOSIT_CAP = type(uint96).max;
+    uint256 private constant SPOT = 0;
+    uint256 private constant PERP = 8;
+    uint256 private constant OPTION = 16;
 
     // One slot, read on every deposit and withdrawal and written once per fee accrual.
     uint16 private _managementFeeBps;
@@ -86,12 +89,11 @@ contract KeelVault is
     bool private _depositsPaused;
     bool private _shutdown;
     uint128 private _highWaterMarkWad;
-    // The strategy legs, as 1 + their position in `_legs` (0: not set). Kept in this slot because every
-    // keeper action reads it anyway (`_shutdown`); the legs' addresses are the `_legs` entries that
-    // `bookState` reads in the same action.
-    uint8 private _spotIndex;
-    uint8 private _perpIndex;
-    uint8 private _optionIndex;
+    // The strategy legs, as 1 + their position in `_legs` (0: not set), 8 bits each: spot, perp, option
+    // (`SPOT`, `PERP`, `OPTION` are the bit offsets). Kept in this slot because every keeper action
+    // reads it anyway (`_shutdown`); the legs' addresses are the `_legs` entries that `bookState` reads
+    // in the same action.
+    uint24 private _strategyIndices;
     // One slot: who gets fee shares, and the cap on total assets.
     address private _feeRecipient;
     uint96 private _depositCap;
@@ -527,11 +529,15 @@ contract KeelVault is
         _legs.pop();
         delete _legIndex[leg];
         // a removed strategy leg is unset; the moved one keeps its role at its new position
-        uint8 removed = uint8(indexPlusOne);
-        uint8 moved = uint8(last + 1);
-        _spotIndex = _reindex(_spotIndex, removed, moved);
-        _perpIndex = _reindex(_perpIndex, removed, moved);
-        _optionIndex = _reindex(_optionIndex, removed, moved);
+        uint256 indices = _strategyIndices;
+        uint256 reindexed;
+        for (uint256 role; role < 24; role += 8) {
+            uint256 index = (indices >> role) & 0xff;
+            if (index == indexPlusOne) index = 0;
+            else if (index == last + 1) index = indexPlusOne;
+            reindexed |= index << role;
+        }
+        _strategyIndices = uint24(reindexed);
         emit LegRemoved(leg);
     }
 
@@ -604,7 +610,7 @@ contract KeelVault is
 
         IKeelLeg.ActionReport memory perpR;
         IKeelLeg.ActionReport memory spotR;
-        IPerpLeg perp = IPerpLeg(_strategyLeg(_perpIndex));
+        IPerpLeg perp = IPerpLeg(_strategyLeg(PERP));
         if ((p.perpMarginDeltaAssets != 0 || p.perpSizeDeltaWad != 0)) _requireLeg(address(perp), "perpLeg");
         if (p.perpMarginDeltaAssets > 0) {
             uint256 m = uint256(p.perpMarginDeltaAssets);
@@ -615,7 +621,7 @@ contract KeelVault is
             perpR = perp.trade(p.perpSizeDeltaWad, p.perpLimitPriceWad, p.deadline);
         }
         if (p.spotAmountIn != 0) {
-            ISpotLeg spot = ISpotLeg(address(_requireLeg(_strategyLeg(_spotIndex), "spotLeg")));
+            ISpotLeg spot = ISpotLeg(address(_requireLeg(_strategyLeg(SPOT), "spotLeg")));
             if (p.spotBuyEth) _fund(address(spot), p.spotAmountIn);
             spotR = spot.swap(p.spotBuyEth, p.spotAmountIn, p.spotMinOut, p.deadline);
             if (!p.spotBuyEth) spot.release(type(uint256).max); // sale proceeds come home
@@ -628,15 +634,9 @@ contract KeelVault is
 
         IRiskGuard.BookState memory afterState = bookState();
         info.notionalAssets = perpR.notionalAssets + spotR.notionalAssets;
-        // each trade is checked at its own price; with no trade the book bounds are still checked
-        if (spotR.oraclePriceWad != 0 || perpR.oraclePriceWad == 0) {
-            _setTrade(info, spotR);
-            guard.checkAction(before, afterState, info);
-        }
-        if (perpR.oraclePriceWad != 0) {
-            _setTrade(info, perpR);
-            guard.checkAction(before, afterState, info);
-        }
+        _setTrade(info, 0, spotR); // each trade is checked at its own price
+        _setTrade(info, 1, perpR);
+        guard.checkAction(before, afterState, info);
         emit Rebalanced(nonce, info.notionalAssets, afterState.netDeltaWad, afterState.marginRatioWad);
     }
 
@@ -650,7 +650,7 @@ contract KeelVault is
         leg.release(type(uint256).max);
         IRiskGuard.BookState memory afterState = bookState();
         info.notionalAssets = r.notionalAssets;
-        _setTrade(info, r);
+        _setTrade(info, 0, r);
         guard.checkAction(before, afterState, info);
         emit OptionsTraded(nonce, p.seriesId, p.isBuy, p.sizeWad, afterState.netDeltaWad);
     }
@@ -738,9 +738,9 @@ contract KeelVault is
         _checkLeg(address(perp));
         _checkLeg(address(option));
         // MAX_LEGS < 256: the casts are exact
-        _spotIndex = uint8(_legIndex[address(spot)]);
-        _perpIndex = uint8(_legIndex[address(perp)]);
-        _optionIndex = uint8(_legIndex[address(option)]);
+        _strategyIndices = uint24(
+            _legIndex[address(spot)] << SPOT | _legIndex[address(perp)] << PERP | _legIndex[address(option)] << OPTION
+        );
         emit StrategyLegsSet(address(spot), address(perp), address(option));
     }
 
@@ -761,7 +761,7 @@ contract KeelVault is
 
     /// @inheritdoc IKeelVaultActions
     function rebalanceTrigger() external view returns (bool needed, uint8 reason) {
-        ISpotLeg spot = ISpotLeg(_strategyLeg(_spotIndex));
+        ISpotLeg spot = ISpotLeg(_strategyLeg(SPOT));
         if (address(spot) != address(0)) {
             (, bool fresh) = spot.oraclePriceWad();
             if (!fresh) return (false, uint8(IRiskGuard.Reason.OracleFailure));
@@ -792,15 +792,15 @@ contract KeelVault is
     }
 
     function spotLeg() external view returns (ISpotLeg) {
-        return ISpotLeg(_strategyLeg(_spotIndex));
+        return ISpotLeg(_strategyLeg(SPOT));
     }
 
     function perpLeg() external view returns (IPerpLeg) {
-        return IPerpLeg(_strategyLeg(_perpIndex));
+        return IPerpLeg(_strategyLeg(PERP));
     }
 
     function optionLeg() external view returns (IOptionLeg) {
-        return IOptionLeg(_strategyLeg(_optionIndex));
+        return IOptionLeg(_strategyLeg(OPTION));
     }
 
     function unreportedLoss() external view returns (uint256) {
@@ -847,20 +847,13 @@ contract KeelVault is
     }
 
     function _requireOptionLeg() private view returns (IOptionLeg) {
-        return IOptionLeg(address(_requireLeg(_strategyLeg(_optionIndex), "optionLeg")));
+        return IOptionLeg(address(_requireLeg(_strategyLeg(OPTION), "optionLeg")));
     }
 
-    /// @dev The strategy leg at `indexPlusOne` (see `_spotIndex`), or the zero address when unset.
-    function _strategyLeg(uint8 indexPlusOne) private view returns (address) {
+    /// @dev The strategy leg in `role` (a bit offset in `_strategyIndices`), or the zero address.
+    function _strategyLeg(uint256 role) private view returns (address) {
+        uint256 indexPlusOne = (_strategyIndices >> role) & 0xff;
         return indexPlusOne == 0 ? address(0) : address(_legs[indexPlusOne - 1]);
-    }
-
-    /// @dev A strategy index after `removeLeg` moved the last leg (`moved`) into the slot of the removed
-    ///      one (`removed`): the removed leg's role is unset, the moved leg's role follows it.
-    function _reindex(uint8 index, uint8 removed, uint8 moved) private pure returns (uint8) {
-        if (index == removed) return 0;
-        if (index == moved) return removed;
-        return index;
     }
 
     function _requireLeg(address leg, string memory name) private pure returns (IPerpLeg) {
@@ -868,10 +861,11 @@ contract KeelVault is
         return IPerpLeg(leg);
     }
 
-    function _setTrade(IRiskGuard.ActionInfo memory info, IKeelLeg.ActionReport memory r) private pure {
-        info.execPriceWad = r.execPriceWad;
-        info.oraclePriceWad = r.oraclePriceWad;
-        info.isBuy = r.isBuy;
+    function _setTrade(IRiskGuard.ActionInfo memory info, uint256 i, IKeelLeg.ActionReport memory r)
+        private
+        pure
+    {
+        info.trades[i] = IRiskGuard.Trade({execPriceWad: r.execPriceWad, oraclePriceWad: r.oraclePriceWad, isBuy: r.isBuy});
     }
 
     /// @dev Mints the accrued fee shares and moves the high-water mark. With no shares outstanding

@@ -103,11 +103,13 @@ contract RiskGuard is IRiskGuard, AccessControlDefaultAdminRules {
         if (action.notionalAssets > p.maxNotionalPerActionAssets) {
             revert NotionalAboveCap(action.notionalAssets, p.maxNotionalPerActionAssets);
         }
-        if (action.execPriceWad != 0) {
-            if (action.oraclePriceWad == 0) revert MissingOraclePrice();
-            uint256 slip = adverseSlippageBps(action.execPriceWad, action.oraclePriceWad, action.isBuy);
+        for (uint256 i; i < 2; ++i) {
+            Trade calldata t = action.trades[i];
+            if (t.execPriceWad == 0) continue;
+            if (t.oraclePriceWad == 0) revert MissingOraclePrice();
+            uint256 slip = adverseSlippageBps(t.execPriceWad, t.oraclePriceWad, t.isBuy);
             if (slip > p.maxSlippageBps) {
-                revert SlippageAboveMax(action.execPriceWad, action.oraclePriceWad, slip, p.maxSlippageBps);
+                revert SlippageAboveMax(t.execPriceWad, t.oraclePriceWad, slip, p.maxSlippageBps);
             }
         }
 

@@ -277,6 +277,13 @@ contract PerpMarket is AccessControlDefaultAdminRules, ReentrancyGuardTransient,
         return equity;
     }
 
+    function accountBook(address account) external view returns (int256 sizeWad, int256 equityUsdc, uint256 mmrWad) {
+        Acc memory a = _load(account);
+        if (a.size == 0) return (0, a.margin, _mmrWad);
+        (equityUsdc,) = _markedEquity(a);
+        return (a.size, equityUsdc, _mmrWad);
+    }
+
     function pendingFundingUsdc(address account) external view returns (int256) {
         Acc memory a = _load(account);
         if (a.size == 0) return 0;

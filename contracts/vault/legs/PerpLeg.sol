@@ -143,14 +143,27 @@ contract PerpLeg is IPerpLeg, KeelLegBase {
         returns (uint256 valueAssets, int256 deltaWad, uint256 grossAssets, uint256 marginRatio)
     {
         valueAssets = IERC20(asset).balanceOf(address(this));
-        IPerpMarket.Position memory p = _market.position(address(this));
-        (int256 equity, uint256 priceWad,) = _markedEquity(p);
+        (uint256 priceWad, bool fresh) = _oraclePrice();
+        int256 equity;
+        uint256 mmrWad;
+        bool marked;
+        if (fresh) {
+            // the venue's equity at a fresh price, with the size and the rate, in one call
+            try _market.accountBook(address(this)) returns (int256 s, int256 e, uint256 m) {
+                (deltaWad, equity, mmrWad, marked) = (s, e, m, true);
+            } catch {}
+        }
+        if (!marked) {
+            IPerpMarket.Position memory p = _market.position(address(this));
+            deltaWad = p.sizeWad;
+            (equity, priceWad,) = _markedEquity(p);
+            if (deltaWad != 0 && equity > 0) mmrWad = _market.params().mmrWad;
+        }
         if (equity > 0) valueAssets += uint256(equity);
-        deltaWad = p.sizeWad;
-        if (p.sizeWad == 0) return (valueAssets, 0, 0, type(uint256).max);
-        uint256 absSize = SignedMath.abs(p.sizeWad);
+        if (deltaWad == 0) return (valueAssets, 0, 0, type(uint256).max);
+        uint256 absSize = SignedMath.abs(deltaWad);
         grossAssets = Math.mulDiv(absSize, priceWad, SCALE, Math.Rounding.Ceil);
-        if (equity > 0) marginRatio = _marginRatioWad(uint256(equity), absSize, priceWad, _market.params().mmrWad);
+        if (equity > 0) marginRatio = _marginRatioWad(uint256(equity), absSize, priceWad, mmrWad);
     }
 
     /// @inheritdoc IPerpLeg
@@ -174,7 +187,7 @@ contract PerpLeg is IPerpLeg, KeelLegBase {
         if (balance < assets) revert InsufficientLegBalance(address(token), assets, balance);
         token.forceApprove(address(_market), assets);
         _market.depositMargin(address(this), assets);
-        emit MarginDeposited(assets, _market.position(address(this)).marginUsdc);
+        emit MarginDeposited(assets);
     }
 
     /// @inheritdoc IPerpLeg
@@ -184,7 +197,7 @@ contract PerpLeg is IPerpLeg, KeelLegBase {
         if (open) _readOracle(); // halts on a failed feed; a flat account needs no price
         _market.withdrawMargin(assets, address(this));
         if (open) _setFundingMark(0); // the venue settled funding
-        emit MarginWithdrawn(assets, _market.position(address(this)).marginUsdc);
+        emit MarginWithdrawn(assets);
     }
 
     /// @inheritdoc IPerpLeg
