@@ -2,7 +2,9 @@
 
 The keeper's policy uses it to never propose an action the vault would revert. Pure functions, no I/O.
 Units as on chain: ETH and prices in wad (1e18), money in the vault asset's units, ratios in wad, bps 1e-4.
-A bound already breached does not block an action that strictly improves it (see ``IRiskGuard``).
+A bound already breached does not block an action that strictly improves it (see ``IRiskGuard``), when
+the vault measured the book before the action: it does so only when the keeper sets ``allowImprovement``
+(``needs_before_book`` says when); otherwise the before-book is ``NO_EXEMPTION`` and every bound must hold.
 """
 
 from __future__ import annotations
@@ -57,25 +59,37 @@ class BookState(BaseModel):
         return (self.net_delta_wad, self.margin_ratio_wad, self.gross_exposure_assets, self.nav_assets)
 
 
+NO_EXEMPTION = BookState(net_delta_wad=0, margin_ratio_wad=UINT256_MAX, gross_exposure_assets=0, nav_assets=0)
+"""The before-book the vault passes when the keeper did not ask for the exemption (``allowImprovement``
+false): zero delta and exposure and an infinite margin ratio, so no breached bound counts as improved."""
+
+
+class Trade(BaseModel):
+    """``IRiskGuard.Trade``: one priced trade of an action (an exec price of 0: no trade)."""
+
+    model_config = _FROZEN
+
+    exec_price_wad: int = Field(default=0, ge=0)
+    oracle_price_wad: int = Field(default=0, ge=0)
+    is_buy: bool = False
+
+    def as_tuple(self) -> tuple[int, int, bool]:
+        return (self.exec_price_wad, self.oracle_price_wad, self.is_buy)
+
+
 class ActionInfo(BaseModel):
-    """``IRiskGuard.ActionInfo``: what one keeper action traded."""
+    """``IRiskGuard.ActionInfo``: what one keeper action traded (up to two trades, each checked at its own
+    price: a rebalance's spot swap, then its perp trade)."""
 
     model_config = _FROZEN
 
     notional_assets: int = Field(default=0, ge=0)
-    exec_price_wad: int = Field(default=0, ge=0)
-    oracle_price_wad: int = Field(default=0, ge=0)
-    is_buy: bool = False
+    trades: tuple[Trade, ...] = Field(default=(), max_length=2)
     last_action_at: int = Field(default=0, ge=0)
 
-    def as_tuple(self) -> tuple[int, int, int, bool, int]:
-        return (
-            self.notional_assets,
-            self.exec_price_wad,
-            self.oracle_price_wad,
-            self.is_buy,
-            self.last_action_at,
-        )
+    def as_tuple(self) -> tuple[int, tuple[tuple[int, int, bool], ...], int]:
+        padded = (*self.trades, *(Trade(),) * (2 - len(self.trades)))
+        return (self.notional_assets, tuple(t.as_tuple() for t in padded), self.last_action_at)
 
 
 class Reason(IntEnum):
@@ -137,14 +151,16 @@ def check_action(
         return Violation(
             error="NotionalAboveCap", args=(action.notional_assets, params.max_notional_per_action_assets)
         )
-    if action.exec_price_wad != 0:
-        if action.oracle_price_wad == 0:
+    for t in action.trades:
+        if t.exec_price_wad == 0:
+            continue
+        if t.oracle_price_wad == 0:
             return Violation(error="MissingOraclePrice", args=())
-        slip = adverse_slippage_bps(action.exec_price_wad, action.oracle_price_wad, action.is_buy)
+        slip = adverse_slippage_bps(t.exec_price_wad, t.oracle_price_wad, t.is_buy)
         if slip > params.max_slippage_bps:
             return Violation(
                 error="SlippageAboveMax",
-                args=(action.exec_price_wad, action.oracle_price_wad, slip, params.max_slippage_bps),
+                args=(t.exec_price_wad, t.oracle_price_wad, slip, params.max_slippage_bps),
             )
     abs_after = abs(after.net_delta_wad)
     if abs_after > params.max_net_delta_wad and abs_after >= abs(before.net_delta_wad):
@@ -160,6 +176,23 @@ def check_action(
     if lev_after > params.max_leverage_wad and lev_after >= leverage_wad(before):
         return Violation(error="LeverageAboveMax", args=(lev_after, params.max_leverage_wad))
     return None
+
+
+NEAR_BOUND_FRACTION = 0.1
+"""How close to a book bound the book may be before the keeper asks for the before-book: prices move
+between the snapshot and the block that executes the action."""
+
+
+def needs_before_book(params: GuardParams, book: BookState, near: float = NEAR_BOUND_FRACTION) -> bool:
+    """Whether an action on `book` should carry ``allowImprovement``: the book is outside a book bound (net
+    delta, margin ratio, leverage) or within `near` of one. Only then can the exemption matter (an action
+    that passes only thanks to it starts from a breached bound), and only then is the extra read worth
+    paying for."""
+    if abs(book.net_delta_wad) * BPS > params.max_net_delta_wad * round((1 - near) * BPS):
+        return True
+    if book.margin_ratio_wad * BPS < params.min_margin_ratio_wad * round((1 + near) * BPS):
+        return True
+    return leverage_wad(book) * BPS > params.max_leverage_wad * round((1 - near) * BPS)
 
 
 def trigger(params: GuardParams, state: BookState) -> Reason:

@@ -45,7 +45,16 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from keeper import pricing
-from keeper.guard import UINT256_MAX, ActionInfo, BookState, Violation, check_action
+from keeper.guard import (
+    NO_EXEMPTION,
+    UINT256_MAX,
+    ActionInfo,
+    BookState,
+    Trade,
+    Violation,
+    check_action,
+    needs_before_book,
+)
 from keeper.oracle import Verdict
 from keeper.risk import RiskReport, ww_half_width_eth
 from keeper.snapshot import OptionSeries, Snapshot
@@ -165,6 +174,7 @@ class Rebalance(_Action):
     perp_size_delta_wad: int = 0
     perp_limit_price_wad: int = 0
     perp_margin_delta_assets: int = 0
+    allow_improvement: bool = False
 
     def as_tuple(self) -> tuple[int | bool, ...]:
         return (
@@ -176,6 +186,7 @@ class Rebalance(_Action):
             self.perp_size_delta_wad,
             self.perp_limit_price_wad,
             self.perp_margin_delta_assets,
+            self.allow_improvement,
         )
 
 
@@ -188,6 +199,7 @@ class TradeOption(_Action):
     size_wad: int = Field(gt=0)
     limit_assets: int = Field(ge=0)
     fund_assets: int = Field(ge=0)
+    allow_improvement: bool = False
 
     def as_tuple(self) -> tuple[int | bool, ...]:
         return (
@@ -198,6 +210,7 @@ class TradeOption(_Action):
             self.size_wad,
             self.limit_assets,
             self.fund_assets,
+            self.allow_improvement,
         )
 
 
@@ -748,6 +761,7 @@ def _rebalance(
         perp_size_delta_wad=perp_size_delta,
         perp_limit_price_wad=limit,
         perp_margin_delta_assets=margin_assets,
+        allow_improvement=needs_before_book(snap.guard, snap.book),
         reason="; ".join(reasons) if reasons else "margin housekeeping",
         figures=figures,
     )
@@ -775,7 +789,7 @@ def _guard_violation(snap: Snapshot, reb: Rebalance) -> Violation | None:
     ratio = (
         UINT256_MAX if new_perp == 0 else (equity * WAD // maintenance if equity > 0 and maintenance else 0)
     )
-    trades: list[tuple[int, bool]] = []  # (worst fill, is_buy)
+    trades: list[tuple[int, bool]] = []  # (worst fill, is_buy): the spot swap first, as the vault
     if d != 0:
         fee_per_eth = -(-reb.perp_limit_price_wad * p.fee_bps // BPS)
         trades.append((reb.perp_limit_price_wad + (fee_per_eth if d > 0 else -fee_per_eth), d > 0))
@@ -786,11 +800,11 @@ def _guard_violation(snap: Snapshot, reb: Rebalance) -> Violation | None:
         best //= UNISWAP_FEE_UNITS
         outcomes = [(got, reb.spot_amount_in - got * price_wad // aps) for got in (reb.spot_min_out, best)]
         spot_notional = reb.spot_amount_in
-        trades.append((-(-reb.spot_amount_in * aps // reb.spot_min_out), True))
+        trades.insert(0, (-(-reb.spot_amount_in * aps // reb.spot_min_out), True))
     elif reb.spot_amount_in:
         spot_notional = -(-reb.spot_amount_in * price_wad // aps)
         outcomes = [(-reb.spot_amount_in, spot_notional - reb.spot_min_out)]
-        trades.append((reb.spot_min_out * aps // reb.spot_amount_in, False))
+        trades.insert(0, (reb.spot_min_out * aps // reb.spot_amount_in, False))
     old_perp_gross = -(-abs(p.size_wad) * price_wad // aps)
     new_perp_gross = -(-abs(new_perp) * price_wad // aps)
     for got, lost in outcomes:
@@ -805,16 +819,17 @@ def _guard_violation(snap: Snapshot, reb: Rebalance) -> Violation | None:
             ),
             nav_assets=max(book.nav_assets - fee - max(lost, 0), 0),
         )
-        for exec_price, is_buy in trades or [(0, False)]:
-            info = ActionInfo(
-                notional_assets=spot_notional + perp_notional,
-                exec_price_wad=max(exec_price, 0),
-                oracle_price_wad=price_wad,
-                is_buy=is_buy,
-            )
-            violation = check_action(g, book, after, info, snap.timestamp + 1)
-            if violation is not None:
-                return violation
+        info = ActionInfo(
+            notional_assets=spot_notional + perp_notional,
+            trades=tuple(
+                Trade(exec_price_wad=max(exec_price, 0), oracle_price_wad=price_wad, is_buy=is_buy)
+                for exec_price, is_buy in trades
+            ),
+        )
+        before = book if reb.allow_improvement else NO_EXEMPTION
+        violation = check_action(g, before, after, info, snap.timestamp + 1)
+        if violation is not None:
+            return violation
     return None
 
 
@@ -942,7 +957,10 @@ def _sell_options(
         notes.append("option sale too small for the idle cash or budgets")
         return None
     # leverage: the sale adds the option leg's delta exposure; RiskGuard reverts LeverageAboveMax when
-    # the book ends above the cap and no lower than it started
+    # the book ends above the cap (and, when the sale asks for the before-book, no lower than it started)
+    allow_improvement = needs_before_book(snap.guard, snap.book) or (
+        reb is not None and reb.allow_improvement
+    )
     if reb is None:
         price_wad = snap.spot_price_wad
         aps = _assets_per_wad(snap)
@@ -953,7 +971,7 @@ def _sell_options(
         nav = max(snap.book.nav_assets, 1)
         lev_before = -(-snap.book.gross_exposure_assets * WAD // nav)
         lev_after = -(-gross_after * WAD // nav) + 1  # the sale's spread and fee lower NAV a little
-        if lev_after > snap.guard.max_leverage_wad and lev_after >= lev_before:
+        if lev_after > snap.guard.max_leverage_wad and (not allow_improvement or lev_after >= lev_before):
             notes.append(
                 f"no option sale: leverage {lev_after / WAD:.3f} would be above the guard's "
                 f"{snap.guard.max_leverage_wad / WAD:.3f}"
@@ -989,6 +1007,7 @@ def _sell_options(
         size_wad=size_wad,
         limit_assets=max(limit, 0),
         fund_assets=collateral,
+        allow_improvement=allow_improvement,
         reason="no covered call open: sell one",
         figures={
             "strike_usd": series.strike_wad / WAD,

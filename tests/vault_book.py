@@ -250,6 +250,7 @@ class Market:
             "perpSizeDeltaWad": 0,
             "perpLimitPriceWad": 0,
             "perpMarginDeltaAssets": 0,
+            "allowImprovement": False,
         } | kw
         if p["spotAmountIn"] and not p["spotMinOut"]:
             price = self.price_wad()
@@ -271,6 +272,7 @@ class Market:
             "sizeWad": 0,
             "limitAssets": 0,
             "fundAssets": 0,
+            "allowImprovement": False,
         } | kw
         return tuple(p.values())
 

@@ -34,7 +34,9 @@ interface IHedgeLeg {
         view
         returns (uint256 valueAssets, int256 deltaWad, uint256 grossExposureAssets, uint256 marginRatioWad);
 
-    /// @notice Called by the vault right after it transferred `assets` to this leg.
+    /// @notice Called by the vault's `fundLeg` right after it transferred `assets` to this leg. When the
+    ///         transfer is part of a leg action (`rebalance`, `tradeOptions`), the action itself follows
+    ///         instead: a leg must not rely on `fund` to account for its balance.
     function fund(uint256 assets) external;
 
     /// @notice Sends up to `assets` of free (unencumbered) asset back to the vault.

@@ -3,14 +3,18 @@ pragma solidity ^0.8.24;
 
 /// @title BrokenFeed
 /// @notice Test-only Chainlink-style feed (8 decimals) that can break the ways a real aggregator call can:
-///         revert, return malformed (short) data, or consume all the gas it is given (INVALID). Proves that views which
-///         must never revert survive every one of them.
+///         revert, return malformed (short) data, consume all the gas it is given (INVALID), answer with a
+///         `uint80` word that has bits above 80 (a typed call reverts decoding it), or answer with 100 KB (a
+///         caller that copies the whole answer pays for it). Proves that views which must never revert
+///         survive every one of them.
 contract BrokenFeed {
     enum Mode {
         Normal,
         Revert,
         ShortData,
-        BurnGas
+        BurnGas,
+        DirtyWords,
+        HugeReturn
     }
 
     error FeedDown();
@@ -45,6 +49,32 @@ contract BrokenFeed {
         if (m == Mode.BurnGas) {
             assembly {
                 invalid() // consumes all the gas the call was given, at once
+            }
+        }
+        if (m == Mode.DirtyWords) {
+            uint256 dirtyRoundId = (uint256(1) << 80) | 1;
+            int256 a = answer;
+            uint256 t = updatedAt;
+            assembly {
+                mstore(0, dirtyRoundId)
+                mstore(32, a)
+                mstore(64, t)
+                mstore(96, t)
+                mstore(128, 1)
+                return(0, 160)
+            }
+        }
+        if (m == Mode.HugeReturn) {
+            int256 a = answer;
+            uint256 t = updatedAt;
+            assembly {
+                let p := mload(0x40)
+                mstore(p, 1)
+                mstore(add(p, 32), a)
+                mstore(add(p, 64), t)
+                mstore(add(p, 96), t)
+                mstore(add(p, 128), 1)
+                return(p, 102400) // a valid round followed by 100 KB of zeros
             }
         }
         return (1, answer, updatedAt, updatedAt, 1);

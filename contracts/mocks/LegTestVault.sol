@@ -12,6 +12,10 @@ import {IPerpLeg} from "../interfaces/IPerpLeg.sol";
 /// @notice Test-only stand-in for the vault (NOT KeelVault): holds the asset and calls a leg's vault-only
 ///         functions for its owner, so legs can be tested alone. Each trading action stores and logs the
 ///         leg's ActionReport (ape transactions do not return values).
+interface IPublishingFeed {
+    function updateAnswer(int256 answer) external;
+}
+
 contract LegTestVault {
     using SafeERC20 for IERC20;
 
@@ -27,6 +31,7 @@ contract LegTestVault {
 
     event Report(uint256 notionalAssets, uint256 execPriceWad, uint256 oraclePriceWad, bool isBuy);
     event ReleasedFrom(address indexed leg, uint256 requested, uint256 released);
+    event ViewPrice(uint256 priceWad, bool fresh);
 
     constructor(IERC20 asset_) {
         owner = msg.sender;
@@ -82,6 +87,23 @@ contract LegTestVault {
         r = IPerpLeg(leg).trade(sizeDeltaWad, limitPriceWad, deadline);
         lastGas = g - gasleft();
         _record(r);
+    }
+
+    /// @notice A swap, then a new round published on `feed` (this contract must own it), then the leg's
+    ///         view price, all in one transaction: shows which price the leg marks with after an action.
+    function swapThenPublish(
+        address leg,
+        bool buyEth,
+        uint256 amountIn,
+        uint256 minAmountOut,
+        uint256 deadline,
+        address feed,
+        int256 answer
+    ) external onlyOwner returns (uint256 priceWad, bool fresh) {
+        _record(ISpotLeg(leg).swap(buyEth, amountIn, minAmountOut, deadline));
+        IPublishingFeed(feed).updateAnswer(answer);
+        (priceWad, fresh) = IKeelLeg(leg).oraclePriceWad();
+        emit ViewPrice(priceWad, fresh);
     }
 
     function depositMargin(address leg, uint256 assets) external onlyOwner {

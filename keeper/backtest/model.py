@@ -35,7 +35,7 @@ import math
 from dataclasses import dataclass, field
 
 from keeper import pricing
-from keeper.guard import UINT256_MAX, ActionInfo, BookState, GuardParams, check_action
+from keeper.guard import NO_EXEMPTION, UINT256_MAX, ActionInfo, BookState, GuardParams, Trade, check_action
 from keeper.models import VaultState
 from keeper.oracle import FeedConfig, FeedState, RoundData, Verdict, apply, check
 from keeper.snapshot import (
@@ -813,17 +813,19 @@ class VaultModel:
         self.c.actions[kind] = self.c.actions.get(kind, 0) + 1
         return True
 
-    def _guarded(self, before: BookState, notional: int, exec_price: int, is_buy: bool) -> bool:
+    def _guarded(self, before: BookState | None, notional: int, prices: list[tuple[int, bool]]) -> bool:
+        """RiskGuard's check of the action; `before` is None when the action did not ask for the
+        before-book (allowImprovement false): no exemption then."""
         if getattr(self, "_deadline", self.t) < self.t:
             return False
         after = self.book()
         info = ActionInfo(
             notional_assets=notional,
-            exec_price_wad=exec_price,
-            oracle_price_wad=self.price_wad,
-            is_buy=is_buy,
+            trades=tuple(
+                Trade(exec_price_wad=p, oracle_price_wad=self.price_wad, is_buy=b) for p, b in prices
+            ),
         )
-        ok = check_action(self.g, before, after, info, self.t) is None
+        ok = check_action(self.g, before or NO_EXEMPTION, after, info, self.t) is None
         if ok:
             self.last_action_at = self.t
         return ok
@@ -833,7 +835,7 @@ class VaultModel:
         if kind == "rebalance":
             if self.spot_verdict != Verdict.Ok:
                 return False
-            before = self.book()
+            before = self.book() if a.allow_improvement else None
             notional, prices = 0, []
             if a.perp_margin_delta_assets > 0:
                 m = a.perp_margin_delta_assets
@@ -872,15 +874,15 @@ class VaultModel:
                 ):
                     return False
                 self.idle += m
-            return all(self._guarded(before, notional, price, buy) for price, buy in prices or [(0, False)])
+            return self._guarded(before, notional, prices)
         if kind == "trade_option":
             if a.is_buy or self.spot_verdict != Verdict.Ok:
                 return False  # the policy only sells
-            before = self.book()
+            before = self.book() if a.allow_improvement else None
             if not self._sell_option(a.series_id, a.size_wad, a.limit_assets, a.fund_assets):
                 return False
             notional = ceil_div(a.size_wad * self.price_wad, APW)
-            return self._guarded(before, notional, 0, False)
+            return self._guarded(before, notional, [])
         if kind == "settle_option":
             return self._settle_option(a.series_id)
         if kind == "report":

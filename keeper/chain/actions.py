@@ -18,8 +18,8 @@ from keeper.policy import (
     TradeOption,
 )
 
-REBALANCE = "rebalance((uint256,uint256,bool,uint256,uint256,int256,uint256,int256))"
-TRADE_OPTIONS = "tradeOptions((uint256,uint256,uint256,bool,uint256,uint256,uint256))"
+REBALANCE = "rebalance((uint256,uint256,bool,uint256,uint256,int256,uint256,int256,bool))"
+TRADE_OPTIONS = "tradeOptions((uint256,uint256,uint256,bool,uint256,uint256,uint256,bool))"
 SETTLE_OPTIONS = "settleOptions(uint256,uint256,uint80)"
 REPORT = "report(uint256)"
 COVER_LOSS = "coverLoss(uint256,bytes32)"

@@ -238,13 +238,13 @@ def test_margin__in_and_out_while_flat__value_counts_cash_and_margin(
     tv.fundLeg(perp_leg, 10_000 * USDC, sender=keeper)
     tx = tv.depositMargin(perp_leg, 6_000 * USDC, sender=keeper)
     ev = tx.events.filter(perp_leg.MarginDeposited)[0]
-    assert (ev.assets, ev.marginAfter) == (6_000 * USDC, 6_000 * USDC)
+    assert ev.assets == 6_000 * USDC
     assert perp.position(perp_leg).marginUsdc == 6_000 * USDC and stable.balanceOf(perp_leg) == 4_000 * USDC
     assert perp_leg.value() == 10_000 * USDC and perp_leg.marginRatioWad() == UINT_MAX
     assert stable.allowance(perp_leg, perp) == 0
     tx = tv.withdrawMargin(perp_leg, 2_000 * USDC, sender=keeper)
     ev = tx.events.filter(perp_leg.MarginWithdrawn)[0]
-    assert (ev.assets, ev.marginAfter) == (2_000 * USDC, 4_000 * USDC)
+    assert ev.assets == 2_000 * USDC and perp.position(perp_leg).marginUsdc == 4_000 * USDC
     assert perp_leg.value() == 10_000 * USDC
     tv.releaseFromLeg(perp_leg, UINT_MAX, sender=keeper)  # only the cash at the perp_leg is free
     assert tv.lastReleased() == 6_000 * USDC and perp_leg.value() == 4_000 * USDC
@@ -280,13 +280,13 @@ def test_trade__open_and_close_a_short__reports_all_in_prices_and_value_tracks_t
         False,
     )
     ev = tx.events.filter(perp_leg.PerpTraded)[0]
-    assert (ev.sizeDeltaWad, ev.priceWad, ev.execPriceWad, ev.feeAssets, ev.newSizeWad) == (
+    assert (ev.sizeDeltaWad, ev.priceWad, ev.execPriceWad, ev.feeAssets) == (
         -10 * ETH,
         P0,
         r.execPriceWad,
         fee,
-        -10 * ETH,
     )
+    assert tx.events.filter(perp.Traded)[0].newSizeWad == -10 * ETH  # the size after: the venue's event
     assert tuple(perp_leg.fundingMark()) == (0, tx.timestamp)
     assert perp_leg.delta() == -10 * ETH
     assert perp_leg.value() == 100_000 * USDC - fee
@@ -470,7 +470,9 @@ def test_margin_ratio_helper__is_perp_math_and_total_when_the_product_overflows(
     assert h.marginRatioWadOf(equity, size, price, MMR) == want
 
 
-@pytest.mark.parametrize("mode", [1, 2, 3], ids=["reverts", "short-data", "invalid-opcode"])
+@pytest.mark.parametrize(
+    "mode", [1, 2, 3, 4], ids=["reverts", "short-data", "invalid-opcode", "dirty-uint80"]
+)
 def test_oracle_broken_feed__views_never_revert_and_trades_do(
     project, admin, gov, tv, stable, funding, keeper, chain, mode
 ):
@@ -602,7 +604,7 @@ def test_marks__after_random_trades_moves_funding_and_failures__follow_the_rule(
                         assert r.execPriceWad == value + ceil_div(fee_per_eth, size)
                     else:
                         assert r.execPriceWad == value - fee_per_eth // -size
-                    assert ev.newSizeWad == held + size
+                    assert perp.position(perp_leg).sizeWad == held + size
             _, _, exact = assert_marks(perp, perp_leg, stable, feed, chain)
             if exact and perp.position(perp_leg).sizeWad:
                 ratio = keeper_ratio(perp, perp_leg)

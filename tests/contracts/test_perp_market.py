@@ -141,6 +141,7 @@ def assert_views_match_keeper(market, account) -> None:
     eq_sol = v.equityUsdc / USDC
     assert -tol <= eq_py - eq_sol < 1e-6 + tol
     assert market.accountEquityUsdc(account) == v.equityUsdc
+    assert tuple(market.accountBook(account)) == (v.position.sizeWad, v.equityUsdc, market.params().mmrWad)
 
     # maintenance: the contract rounds up by less than one unit
     maint_py = risk.perp_maintenance_usd(perp, mark)

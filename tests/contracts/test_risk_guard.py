@@ -51,25 +51,63 @@ def test_checkAction__with_notional_one_unit_over_cap__reverts_with_both(risk_gu
 def test_checkAction__with_slippage_at_and_past_the_bound__passes_then_reverts(risk_guard, is_buy):
     oracle = 3000 * WAD
     edge = oracle * (10_000 + (50 if is_buy else -50)) // 10_000  # exactly 50 bps adverse
-    check(risk_guard, CALM, CALM, kg.ActionInfo(exec_price_wad=edge, oracle_price_wad=oracle, is_buy=is_buy))
+    check(
+        risk_guard,
+        CALM,
+        CALM,
+        kg.ActionInfo(trades=(kg.Trade(exec_price_wad=edge, oracle_price_wad=oracle, is_buy=is_buy),)),
+    )
     worse = edge + 1 if is_buy else edge - 1
     with ape.reverts(risk_guard.SlippageAboveMax, execPriceWad=worse, oraclePriceWad=oracle, slippageBps=51):
         check(
             risk_guard,
             CALM,
             CALM,
-            kg.ActionInfo(exec_price_wad=worse, oracle_price_wad=oracle, is_buy=is_buy),
+            kg.ActionInfo(trades=(kg.Trade(exec_price_wad=worse, oracle_price_wad=oracle, is_buy=is_buy),)),
         )
     # any distance on the favourable side is fine
     better = oracle // 2 if is_buy else oracle * 2
     check(
-        risk_guard, CALM, CALM, kg.ActionInfo(exec_price_wad=better, oracle_price_wad=oracle, is_buy=is_buy)
+        risk_guard,
+        CALM,
+        CALM,
+        kg.ActionInfo(trades=(kg.Trade(exec_price_wad=better, oracle_price_wad=oracle, is_buy=is_buy),)),
     )
+
+
+@pytest.mark.parametrize("place", [0, 1])
+def test_checkAction__with_two_trades__checks_each_at_its_own_price(risk_guard, place):
+    """A rebalance's spot swap and perp trade go in one call: either one past the bound reverts."""
+    oracle = 3000 * WAD
+    fine = kg.Trade(exec_price_wad=oracle, oracle_price_wad=oracle, is_buy=True)
+    bad = kg.Trade(exec_price_wad=oracle * 9_900 // 10_000, oracle_price_wad=oracle, is_buy=False)  # 100 bps
+    check(risk_guard, CALM, CALM, kg.ActionInfo(trades=(fine, fine)))
+    pair = (bad, fine) if place == 0 else (fine, bad)
+    with ape.reverts(risk_guard.SlippageAboveMax, execPriceWad=bad.exec_price_wad, slippageBps=100):
+        check(risk_guard, CALM, CALM, kg.ActionInfo(trades=pair))
+
+
+def test_checkAction__with_the_no_exemption_before_book__every_breached_bound_reverts(risk_guard):
+    """NO_EXEMPTION (what the vault passes without allowImprovement) never counts a breach as improved."""
+    cap = PARAMS.max_net_delta_wad
+    worse = CALM.model_copy(update={"net_delta_wad": 3 * cap})
+    better = CALM.model_copy(update={"net_delta_wad": 2 * cap})
+    check(risk_guard, worse, better, kg.ActionInfo())  # measured before: an improvement passes
+    with ape.reverts(risk_guard.NetDeltaAboveCap):
+        check(risk_guard, kg.NO_EXEMPTION, better, kg.ActionInfo())
+    low = CALM.model_copy(update={"margin_ratio_wad": PARAMS.min_margin_ratio_wad - 1})
+    with ape.reverts(risk_guard.MarginRatioBelowMin):
+        check(risk_guard, kg.NO_EXEMPTION, low, kg.ActionInfo())
+    over = CALM.model_copy(update={"gross_exposure_assets": 40 * USDC})
+    with ape.reverts(risk_guard.LeverageAboveMax):
+        check(risk_guard, kg.NO_EXEMPTION, over, kg.ActionInfo())
+    for after in (better, low, over):
+        assert kg.check_action(PARAMS, kg.NO_EXEMPTION, after, kg.ActionInfo(), 0) is not None
 
 
 def test_checkAction__with_price_but_no_oracle__reverts(risk_guard):
     with ape.reverts(risk_guard.MissingOraclePrice):
-        check(risk_guard, CALM, CALM, kg.ActionInfo(exec_price_wad=3000 * WAD))
+        check(risk_guard, CALM, CALM, kg.ActionInfo(trades=(kg.Trade(exec_price_wad=3000 * WAD),)))
 
 
 def test_checkAction__with_action_too_soon__reverts_with_elapsed(risk_guard, chain):
@@ -175,12 +213,16 @@ ratios = st.one_of(st.integers(min_value=0, max_value=5 * WAD), st.just(kg.UINT2
 assets = st.integers(min_value=0, max_value=100 * USDC)
 states = st.builds(kg.BookState, net_delta_wad=wads, margin_ratio_wad=ratios, gross_exposure_assets=assets,
                    nav_assets=assets)  # fmt: skip
-actions = st.builds(
-    kg.ActionInfo,
-    notional_assets=st.integers(min_value=0, max_value=2 * PARAMS.max_notional_per_action_assets),
+trades = st.builds(
+    kg.Trade,
     exec_price_wad=st.one_of(st.just(0), st.integers(min_value=2900 * WAD, max_value=3100 * WAD)),
     oracle_price_wad=st.one_of(st.just(0), st.integers(min_value=2950 * WAD, max_value=3050 * WAD)),
     is_buy=st.booleans(),
+)
+actions = st.builds(
+    kg.ActionInfo,
+    notional_assets=st.integers(min_value=0, max_value=2 * PARAMS.max_notional_per_action_assets),
+    trades=st.lists(trades, max_size=2).map(tuple),
     # seconds ago; clear of the 60 s bound by a few seconds (eth_call's clock may be a block ahead)
     last_action_at=st.one_of(
         st.just(0), st.integers(min_value=1, max_value=120).filter(lambda s: abs(s - 60) > 3)

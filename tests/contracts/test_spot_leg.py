@@ -373,7 +373,9 @@ def test_oracle_deviation__marks_at_the_last_good_price_until_the_breaker_reanch
     assert spot_leg.oracleState().lastGoodWad == 3300 * WAD
 
 
-@pytest.mark.parametrize("mode", [1, 2, 3], ids=["reverts", "short-data", "burns-gas"])
+@pytest.mark.parametrize(
+    "mode", [1, 2, 3, 4], ids=["reverts", "short-data", "burns-gas", "dirty-uint80"]
+)
 def test_oracle_broken_feed__views_never_revert_and_swaps_do(
     project, admin, d, tv, stable, keeper, chain, mode
 ):
@@ -391,6 +393,32 @@ def test_oracle_broken_feed__views_never_revert_and_swaps_do(
         tv.swap(spot_leg, True, 1_000 * USDC, 1, deadline(chain), sender=keeper, gas_limit=3_000_000)
     tv.releaseFromLeg(spot_leg, UINT_MAX, sender=keeper)  # release never touches the feed
     assert tv.lastReleased() == 10_000 * USDC
+
+
+def test_oracle_price_after_an_action__is_the_actions_price_for_the_rest_of_the_transaction(
+    project, admin, d, tv, stable, keeper, chain
+):
+    """The vault's book after an action is marked at the price the action was checked against, even if
+    the feed published again later in the same transaction; the next transaction sees the new round."""
+    feed = admin.deploy(project.KeelFeed, 8, "ETH / USD", usd8(3000))
+    spot_leg = deploy_spot_leg(project, admin, d, tv, stable, feed)
+    feed.setOwner(tv, sender=admin)
+    tv.fundLeg(spot_leg, 2_000 * USDC, sender=keeper)
+    tx = tv.swapThenPublish(spot_leg, True, 1_000 * USDC, 1, deadline(chain), feed, usd8(3010), sender=keeper)
+    (seen,) = tx.events.filter(tv.ViewPrice)
+    assert (seen.priceWad, seen.fresh) == (P0, True)
+    assert tuple(spot_leg.oraclePriceWad()) == (3010 * WAD, True)
+
+
+def test_oracle_feed_answering_100kb__views_read_the_round_without_copying_the_rest(
+    project, admin, d, tv, stable, keeper, chain
+):
+    broken = admin.deploy(project.BrokenFeed, usd8(3000))
+    spot_leg = deploy_spot_leg(project, admin, d, tv, stable, broken)
+    broken.setMode(5, sender=admin)  # a valid round, then 100 KB of zeros
+    assert tuple(spot_leg.oraclePriceWad()) == (P0, True)
+    # the view reads five words from a fixed buffer: the 100 KB never enter its memory
+    assert spot_leg.value.estimate_gas_cost() < spot_leg.ORACLE_VIEW_GAS() + 60_000
 
 
 # ------------------------------------------------------------------------------------------ reentrancy

@@ -72,6 +72,7 @@ def params(book: Book, chain, **kw) -> tuple:
         "perpSizeDeltaWad": 0,
         "perpLimitPriceWad": 0,
         "perpMarginDeltaAssets": 0,
+        "allowImprovement": False,
     } | kw
     if p["spotAmountIn"] and not p["spotMinOut"]:  # 2% under the oracle price: room for impact and fee
         price = book.feed.latestRoundData().answer  # 8 decimals
@@ -133,6 +134,29 @@ def test_rebalance__leaving_delta_above_the_cap__reverts_with_the_guard_error(bo
     with ape.reverts(book.guard.NetDeltaAboveCap):
         book.vault.rebalance(params(book, chain, spotAmountIn=30_000 * USDC), sender=keeper)
     assert book.vault.actionNonce() == 0  # the whole action reverted
+
+
+def test_rebalance__reducing_a_breached_delta__passes_only_when_it_asks_for_the_before_book(
+    book, chain, keeper, gov
+):
+    book.vault.rebalance(params(book, chain, spotAmountIn=12_000 * USDC), sender=keeper)  # ~4 ETH long
+    tight = list(book.guard.params())
+    tight[0] = tight[6] = WAD  # maxNetDeltaWad and deltaTriggerWad: 1 ETH, so the book is now breached
+    book.guard.setParams(tuple(tight), sender=gov)
+    before = book.vault.bookState().netDeltaWad
+    hedge = {"perpSizeDeltaWad": -WAD, "perpMarginDeltaAssets": 3_000 * USDC}
+    # without the before-book every bound must hold after the action: 3 ETH is still above 1 ETH
+    with ape.reverts(book.guard.NetDeltaAboveCap):
+        book.vault.rebalance(params(book, chain, **hedge), sender=keeper)
+    tx = book.vault.rebalance(params(book, chain, allowImprovement=True, **hedge), sender=keeper)
+    after = book.vault.bookState().netDeltaWad
+    assert WAD < after < before and tx.events.filter(book.vault.Rebalanced)[0].netDeltaWad == after
+    # the exemption only ever allows a smaller breach, never a larger one
+    with ape.reverts(book.guard.NetDeltaAboveCap):
+        book.vault.rebalance(
+            params(book, chain, allowImprovement=True, perpSizeDeltaWad=WAD // 2, perpLimitPriceWad=UINT_MAX),
+            sender=keeper,
+        )
 
 
 def test_rebalance__by_anyone_but_the_keeper__reverts(book, chain, stranger):
@@ -269,6 +293,7 @@ def option_params(book: Book, chain, sid: int, **kw) -> tuple:
         "sizeWad": 5 * WAD,
         "limitAssets": 0,
         "fundAssets": 0,
+        "allowImprovement": False,
     } | kw
     return tuple(p.values())
 

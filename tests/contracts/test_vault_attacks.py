@@ -353,6 +353,7 @@ def _rebalance(vault, chain, **kw) -> tuple:
         "perpSizeDeltaWad": 0,
         "perpLimitPriceWad": 0,
         "perpMarginDeltaAssets": 0,
+        "allowImprovement": False,
     } | kw
     return tuple(p.values())
 
@@ -406,7 +407,7 @@ def test_tradeOptions_settleOptions__with_the_venues_transfers_reentering__rever
     sid = options.seriesCount() - 1
     collateral = options.collateralRequiredUsdc(sid, 2 * WAD)
     token.mint(leg, collateral, sender=admin)  # collateral already in the leg: the venue pulls it first
-    sell = (vault.actionNonce(), chain.blocks.head.timestamp + 600, sid, False, 2 * WAD, 1, 0)
+    sell = (vault.actionNonce(), chain.blocks.head.timestamp + 600, sid, False, 2 * WAD, 1, 0, False)
     token.arm(vault, vault.deposit.encode_input(1_000 * USDC, whale), sender=admin)
     with ape.reverts(vault.ReentrancyGuardReentrantCall):
         vault.tradeOptions(sell, sender=keeper)
