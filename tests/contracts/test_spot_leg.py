@@ -373,9 +373,7 @@ def test_oracle_deviation__marks_at_the_last_good_price_until_the_breaker_reanch
     assert spot_leg.oracleState().lastGoodWad == 3300 * WAD
 
 
-@pytest.mark.parametrize(
-    "mode", [1, 2, 3, 4], ids=["reverts", "short-data", "burns-gas", "dirty-uint80"]
-)
+@pytest.mark.parametrize("mode", [1, 2, 3, 4], ids=["reverts", "short-data", "burns-gas", "dirty-uint80"])
 def test_oracle_broken_feed__views_never_revert_and_swaps_do(
     project, admin, d, tv, stable, keeper, chain, mode
 ):

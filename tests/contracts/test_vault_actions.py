@@ -17,6 +17,7 @@ from tests.leg_helpers import COOLDOWN, MAX_AGE, MAX_DEV_BPS, advance, deploy_ma
 USDC = 10**6
 WAD = 10**18
 UINT_MAX = 2**256 - 1
+ZERO = "0x0000000000000000000000000000000000000000"
 DEPOSIT = 1_000_000 * USDC
 LOSS_REASON = b"OTHER".ljust(32, b"\0")
 
@@ -249,6 +250,21 @@ def test_report_then_coverLoss__after_a_loss__the_fund_pays_within_its_cap(book,
     # the insurance payment is not profit at the next report
     tx = book.vault.report(4, sender=keeper)
     assert tx.events.filter(book.vault.Reported)[0].pnlAssets == 0
+
+
+def test_removeLeg__of_a_strategy_leg__unsets_its_role_and_the_moved_leg_keeps_its_own(book, gov):
+    v = book.vault
+    spot, perp, option = v.spotLeg(), v.perpLeg(), v.optionLeg()
+    assert list(v.legs()) == [spot, perp, option]
+    v.removeLeg(perp, sender=gov)  # empty: the option leg moves into its place
+    assert list(v.legs()) == [spot, option]
+    assert (v.spotLeg(), v.perpLeg(), v.optionLeg()) == (spot, ZERO, option)
+    v.removeLeg(spot, sender=gov)
+    assert list(v.legs()) == [option]
+    assert (v.spotLeg(), v.perpLeg(), v.optionLeg()) == (ZERO, ZERO, option)
+    v.addLeg(spot, sender=gov)
+    v.setStrategyLegs(spot, ZERO, option, sender=gov)
+    assert (v.spotLeg(), v.perpLeg(), v.optionLeg()) == (spot, ZERO, option)
 
 
 def test_setRiskModules__with_another_vaults_fund__reverts(book, project, admin, gov, guardian):

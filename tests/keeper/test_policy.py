@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from keeper import pricing
-from keeper.guard import UINT256_MAX, BookState, adverse_slippage_bps, leverage_wad
+from keeper.guard import UINT256_MAX, BookState, adverse_slippage_bps, leverage_wad, needs_before_book
 from keeper.oracle import RoundData, Verdict, check
 from keeper.policy import (
     Action,
@@ -329,10 +329,21 @@ def _ceil_div(a: int, b: int) -> int:
 
 
 def _guard_problems(
-    g: Any, before: _Book, after: _Book, notional: int, trades: list[tuple[int, bool]], price: int, now: int
+    g: Any,
+    before: _Book,
+    after: _Book,
+    notional: int,
+    trades: list[tuple[int, bool]],
+    price: int,
+    now: int,
+    measured: bool,
 ) -> list[str]:
-    """RiskGuard.checkAction's verdicts (keeper/guard.py) for one action with its worst-case trades."""
+    """RiskGuard.checkAction's verdicts (keeper/guard.py) for one action with its worst-case trades.
+    `measured`: the action asked for the before-book (allowImprovement); without it the vault passes a
+    book of zero delta and exposure and an infinite margin ratio, so no breach counts as improved."""
     out = []
+    if not measured:
+        before = replace(before, net_delta_wad=0, margin_ratio_wad=UINT256_MAX, gross=0, nav=0)
     if before.last_action_at and now - before.last_action_at < g.min_action_interval_sec:
         out.append(f"ActionTooSoon {now - before.last_action_at}")
     if notional > g.max_notional_per_action_assets:
@@ -458,7 +469,7 @@ def _check_rebalance(snap: Snapshot, book: _Book, a: Rebalance, now: int) -> tup
             liquid=book.liquid - spend,
             last_action_at=now,
         )
-        problems += _guard_problems(g, book, after, notional, trades, price, now)
+        problems += _guard_problems(g, book, after, notional, trades, price, now, a.allow_improvement)
     return problems, after
 
 
@@ -502,7 +513,9 @@ def _check_trade_option(snap: Snapshot, book: _Book, a: TradeOption, now: int) -
         last_action_at=now,
     )
     notional = _ceil_div(a.size_wad * price, PRICE_SCALE)
-    problems += _guard_problems(g, book, after, notional, [(worst_exec, a.is_buy)], price, now)
+    problems += _guard_problems(
+        g, book, after, notional, [(worst_exec, a.is_buy)], price, now, a.allow_improvement
+    )
     return problems, after
 
 
@@ -717,8 +730,34 @@ def test_decide__with_net_delta_beyond_the_guards_cap__hedges_before_any_basis_c
 
     reb = _one(d.actions, Rebalance)
     assert reb.spot_amount_in == 0 and reb.perp_size_delta_wad == pytest.approx(-19.75 * WAD, abs=10**12)
+    assert reb.allow_improvement  # it starts past the cap: the vault must measure the book before it
     assert any("unwind waits" in n and "hedging first" in n for n in d.notes)
     assert _contract_problems(snap, [reb]) == []
+
+
+def test_decide__with_a_book_well_inside_the_guard__does_not_pay_for_the_before_book():
+    # 8 ETH of net delta: outside the hedging band, well inside the guard's 20 ETH cap
+    snap = make_snapshot(
+        positions=(), perp_eth=-92.0, idle_usd=50_000.0, guard={"max_net_delta_wad": 20 * WAD}
+    )
+    reb = _one(_decide(snap, _cfg()).actions, Rebalance)
+    assert not needs_before_book(snap.guard, snap.book) and not reb.allow_improvement
+    assert _contract_problems(snap, [reb]) == []
+
+
+def test_needs_before_book__at_each_bound__switches_within_ten_percent():
+    g = make_snapshot().guard.model_copy(
+        update={"max_net_delta_wad": 10 * WAD, "min_margin_ratio_wad": 2 * WAD, "max_leverage_wad": 3 * WAD}
+    )
+    calm = BookState(net_delta_wad=0, margin_ratio_wad=UINT256_MAX, gross_exposure_assets=0, nav_assets=1)
+    assert not needs_before_book(g, calm)
+    assert not needs_before_book(g, calm.model_copy(update={"net_delta_wad": -9 * WAD}))  # 90% of the cap
+    assert needs_before_book(g, calm.model_copy(update={"net_delta_wad": -9 * WAD - 1}))
+    assert not needs_before_book(g, calm.model_copy(update={"margin_ratio_wad": 22 * WAD // 10}))  # 110%
+    assert needs_before_book(g, calm.model_copy(update={"margin_ratio_wad": 22 * WAD // 10 - 1}))
+    at = calm.model_copy(update={"gross_exposure_assets": 27, "nav_assets": 10})  # leverage 2.7: 90%
+    assert not needs_before_book(g, at)
+    assert needs_before_book(g, at.model_copy(update={"gross_exposure_assets": 28}))
 
 
 def test_decide__with_a_rebalance_the_guard_would_revert__holds_it_back_with_a_note():
