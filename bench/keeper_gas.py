@@ -14,7 +14,9 @@ legs), three depositors put in $1.3M and a donor seeds the insurance fund. Then,
   arrive between actions), spot only, perp only, margin only, and a full unwind (sale + buy-back +
   margin out). None asks for the before-book (`allowImprovement` false: the book is inside its bounds);
   asking costs one more read of every leg;
-- option trades: a sale opening a position, a sale adding to it, a buy-back of part of it;
+- option trades: a sale opening a position, a sale adding to it, a buy-back of part of it; then a full
+  rebalance with the option position open as well (after a new round): every keeper action's after-book
+  re-marks the option leg on chain (Black-76 at the IV feed), which the rebalances above do not pay;
 - the depositor actions with every leg holding value (`totalAssets()` reads three legs, two of them
   venue accounts): deposit, withdraw, redeem, requestRedeem, processRedemptions(1), claimRedeem;
 - report after a loss, coverLoss, report after a profit (a donation stands in for realised profit: the
@@ -53,9 +55,10 @@ DEFAULT_NETWORK = "ethereum:local:foundry"
 FULL_REBALANCE = "rebalance: full (spot swap + perp trade + margin in)"
 FULL_REBALANCE_NEW_ROUND = "rebalance: full, after a new oracle round"
 FULL_REBALANCE_WITH_BEFORE = "rebalance: full, after a new round, with allowImprovement"
+FULL_REBALANCE_ALL_OPEN = "rebalance: full, option position open too, after a new round"
 OPTION_SELL = "tradeOptions: sell (adds to it)"
 DEPOSIT = "deposit (legs open)"
-BREAKDOWN = (FULL_REBALANCE, FULL_REBALANCE_NEW_ROUND, OPTION_SELL, DEPOSIT)
+BREAKDOWN = (FULL_REBALANCE, FULL_REBALANCE_NEW_ROUND, FULL_REBALANCE_ALL_OPEN, OPTION_SELL, DEPOSIT)
 
 Contract = Any
 
@@ -244,6 +247,11 @@ class Bench:
         self.record("tradeOptions: sell (adds to it)", self.trade_options(put, False, WAD))
         self.pass_time()
         self.record("tradeOptions: buy (buys part back)", self.trade_options(put, True, WAD))
+        arbitrage_to_price(self.d.spot, self.arb, self.price_wad() / WAD)
+        self.pass_time()
+        self.publish()
+        self.record(FULL_REBALANCE_ALL_OPEN, self.full(30_000 * USDC, 10_000 * USDC))
+        arbitrage_to_price(self.d.spot, self.arb, self.price_wad() / WAD)
 
         # depositors, with every leg holding value
         user, other = self.depositors[1], self.depositors[2]
@@ -313,7 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("Keeper and depositor actions on the local market with the spot, perp and option legs open.")
     print(render(rows))
     print()
-    for label in (FULL_REBALANCE, FULL_REBALANCE_NEW_ROUND):
+    for label in (FULL_REBALANCE, FULL_REBALANCE_NEW_ROUND, FULL_REBALANCE_ALL_OPEN):
         full = dict(rows)[label]
         word = "UNDER" if full < GOAL_FULL_REBALANCE else "NOT under"
         print(f"Goal: '{label}' {word} {GOAL_FULL_REBALANCE:,} gas ({full:,}).")
