@@ -8,6 +8,7 @@ nothing depends on the wall clock. Automine and the block gas limit are always r
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Callable
 
 import pytest
@@ -455,6 +456,21 @@ def test_send__with_a_competing_tx_taking_the_pending_nonce__reports_dropped_wit
 # --- reorgs
 
 
+def _wait_for_served_receipt(w3, limit_sec: float = 5.0) -> None:
+    """Until the receipt of the latest block's transaction is served (real time, bounded)."""
+    stop = time.monotonic() + limit_sec
+    while time.monotonic() < stop:
+        txs = w3.eth.get_block("latest")["transactions"]
+        if txs:
+            try:
+                w3.eth.get_transaction_receipt(txs[0])
+                return
+            except Exception:
+                pass
+        time.sleep(0.01)
+    raise AssertionError("the automined transaction's receipt was never served")
+
+
 def test_send__with_reorg_before_enough_confirmations__rebroadcasts_the_same_tx_and_confirms_once(
     sender_factory, sender_token, sender_w3, sender_signer, sender_rpc, stranger
 ):
@@ -462,6 +478,10 @@ def test_send__with_reorg_before_enough_confirmations__rebroadcasts_the_same_tx_
 
     def hook(n: int) -> None:
         if n == 1:
+            # anvil may serve the automined block's receipt a moment after the send returns: wait for it,
+            # so the sender has certainly seen the tx mined (at its next poll) before the reorg
+            _wait_for_served_receipt(sender_w3)
+        elif n == 2:
             mined_at.append(sender_w3.eth.block_number)
             sender_rpc("anvil_reorg", [1, []])  # the tx's block is replaced by an empty one
         else:
