@@ -29,6 +29,9 @@ from eth_utils import to_checksum_address
 from pydantic import AfterValidator, ValidationInfo
 
 DEFAULT_PASSPHRASE_ENV = "KEEL_KEYSTORE_PASSPHRASE"
+SUPPORTED_KDFS = ("scrypt", "pbkdf2")
+SUPPORTED_CIPHERS = ("aes-128-ctr",)
+"""What eth-keyfile decrypts; a keystore with anything else is refused before decryption."""
 
 _HEX_KEY = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
 _MNEMONIC_WORD = re.compile(r"^[a-z]+$")
@@ -130,15 +133,22 @@ def load_signer(
         raise KeyConfigError(
             f"signer {alias!r}: malformed keystore {path}: not an encrypted Ethereum keystore"
         )
+    crypto = keyfile.get("crypto", keyfile.get("Crypto"))
+    kdf = crypto.get("kdf") if isinstance(crypto, dict) else None
+    cipher = crypto.get("cipher") if isinstance(crypto, dict) else None
+    if kdf not in SUPPORTED_KDFS or cipher not in SUPPORTED_CIPHERS:
+        raise KeyConfigError(
+            f"signer {alias!r}: malformed keystore {path}: kdf {kdf!r} / cipher {cipher!r} "
+            f"(supported: kdf {' or '.join(SUPPORTED_KDFS)}, cipher {' or '.join(SUPPORTED_CIPHERS)})"
+        )
     try:
         key = Account.decrypt(keyfile, passphrase)
     except ValueError as exc:
         if "MAC mismatch" in str(exc):
             raise KeyConfigError(f"signer {alias!r}: wrong passphrase for keystore {path}") from None
         raise KeyConfigError(f"signer {alias!r}: malformed keystore {path}: {exc}") from None
-    except (KeyError, TypeError, AttributeError, NotImplementedError) as exc:
-        # eth-keyfile raises these for a keystore it cannot read: missing fields, or an unsupported
-        # kdf/cipher (NotImplementedError) — the file is not usable, say so in one line
+    except (KeyError, TypeError, AttributeError) as exc:
+        # eth-keyfile raises these for a keystore with missing or mistyped fields: say so in one line
         raise KeyConfigError(
             f"signer {alias!r}: malformed keystore {path}: {type(exc).__name__} {exc}"
         ) from None

@@ -108,6 +108,18 @@ def test_load_signer__with_malformed_file__says_malformed(tmp_path, content):
     assert "malformed keystore" in _one_line(err.value)
 
 
+@pytest.mark.parametrize(("field", "value"), [("kdf", "argon2"), ("cipher", "aes-256-gcm")])
+def test_load_signer__with_unsupported_kdf_or_cipher__names_them(keys_dir, field, value):
+    path = keys_dir / "keeper-bot.json"
+    keyfile = json.loads(path.read_text())
+    keyfile["crypto"][field] = value
+    path.write_text(json.dumps(keyfile))
+    with pytest.raises(KeyConfigError) as err:
+        load_signer("keeper-bot", keystore_dir=keys_dir, passphrase=PASS)
+    line = _one_line(err.value)
+    assert "malformed keystore" in line and repr(value) in line
+
+
 def test_load_signer__with_address_not_matching_the_key__says_malformed(keys_dir):
     path = keys_dir / "keeper-bot.json"
     keyfile = json.loads(path.read_text())
