@@ -42,3 +42,32 @@ def fund_leg_with_gain(vault, leg, usdc, keeper, admin, deployed: int, gain: int
         usdc.mint(leg, gain, sender=admin)
     elif gain < 0:
         leg.loseAssets(sink, -gain, sender=admin)
+
+
+def rebalance_fields(nonce: int, deadline: int, /, **kw) -> dict:
+    """`IKeelVaultActions.RebalanceParams` by field name, in ABI order: nothing traded unless `kw` says so."""
+    return {
+        "expectedNonce": nonce,
+        "deadline": deadline,
+        "spotBuyEth": True,
+        "spotAmountIn": 0,
+        "spotMinOut": 0,
+        "perpSizeDeltaWad": 0,
+        "perpLimitPriceWad": 0,
+        "perpMarginDeltaAssets": 0,
+        "allowImprovement": False,
+    } | kw
+
+
+def option_fields(nonce: int, deadline: int, sid: int, /, **kw) -> dict:
+    """`IKeelVaultActions.OptionTradeParams` by field name, in ABI order (a sale of nothing by default)."""
+    return {
+        "expectedNonce": nonce,
+        "deadline": deadline,
+        "seriesId": sid,
+        "isBuy": False,
+        "sizeWad": 0,
+        "limitAssets": 0,
+        "fundAssets": 0,
+        "allowImprovement": False,
+    } | kw

@@ -24,6 +24,7 @@ from web3.exceptions import ContractCustomError, ContractLogicError
 
 from keeper.chain.deploy import Deployment, list_series
 from keeper.chain.univ3 import arbitrage_to_price, quote_exact_input
+from tests.helpers import option_fields, rebalance_fields
 
 USDC = 10**6
 WAD = 10**18
@@ -241,17 +242,7 @@ class Market:
         """`RebalanceParams` for the vault's current nonce. A swap without `spotMinOut` gets the keeper's
         oracle-derived minimum: the oracle amount less `min_out_bps` (default 100 bps)."""
         min_out_bps = kw.pop("min_out_bps", 100)
-        p = {
-            "expectedNonce": self.vault.actionNonce(),
-            "deadline": chain.blocks.head.timestamp + 600,
-            "spotBuyEth": True,
-            "spotAmountIn": 0,
-            "spotMinOut": 0,
-            "perpSizeDeltaWad": 0,
-            "perpLimitPriceWad": 0,
-            "perpMarginDeltaAssets": 0,
-            "allowImprovement": False,
-        } | kw
+        p = rebalance_fields(self.vault.actionNonce(), chain.blocks.head.timestamp + 600, **kw)
         if p["spotAmountIn"] and not p["spotMinOut"]:
             price = self.price_wad()
             if p["spotBuyEth"]:
@@ -264,17 +255,9 @@ class Market:
         return tuple(p.values())
 
     def option_params(self, chain, sid: int, **kw) -> tuple:
-        p = {
-            "expectedNonce": self.vault.actionNonce(),
-            "deadline": chain.blocks.head.timestamp + 600,
-            "seriesId": sid,
-            "isBuy": False,
-            "sizeWad": 0,
-            "limitAssets": 0,
-            "fundAssets": 0,
-            "allowImprovement": False,
-        } | kw
-        return tuple(p.values())
+        return tuple(
+            option_fields(self.vault.actionNonce(), chain.blocks.head.timestamp + 600, sid, **kw).values()
+        )
 
     def sell_options(self, chain, keeper: Account, sid: int, size_wad: int):
         """Write `size_wad` options of `sid`: post the collateral, accept 1% under the quote."""

@@ -12,6 +12,7 @@ import pytest
 
 from keeper import guard as kg
 from keeper.chain.deploy import Deployment
+from tests.helpers import option_fields, rebalance_fields
 from tests.leg_helpers import COOLDOWN, MAX_AGE, MAX_DEV_BPS, advance, deploy_market, usd8
 
 USDC = 10**6
@@ -64,17 +65,7 @@ def book(project, admin, gov, keeper, guardian, treasury, whale) -> Book:
 
 def params(book: Book, chain, **kw) -> tuple:
     """A RebalanceParams tuple for the vault's current nonce; keyword overrides."""
-    p = {
-        "expectedNonce": book.vault.actionNonce(),
-        "deadline": chain.blocks.head.timestamp + 600,
-        "spotBuyEth": True,
-        "spotAmountIn": 0,
-        "spotMinOut": 0,
-        "perpSizeDeltaWad": 0,
-        "perpLimitPriceWad": 0,
-        "perpMarginDeltaAssets": 0,
-        "allowImprovement": False,
-    } | kw
+    p = rebalance_fields(book.vault.actionNonce(), chain.blocks.head.timestamp + 600, **kw)
     if p["spotAmountIn"] and not p["spotMinOut"]:  # 2% under the oracle price: room for impact and fee
         price = book.feed.latestRoundData().answer  # 8 decimals
         if p["spotBuyEth"]:
@@ -301,17 +292,8 @@ def option_series(book: Book, project, chain, gov, days: int = 7, is_call: bool 
 
 
 def option_params(book: Book, chain, sid: int, **kw) -> tuple:
-    p = {
-        "expectedNonce": book.vault.actionNonce(),
-        "deadline": chain.blocks.head.timestamp + 600,
-        "seriesId": sid,
-        "isBuy": False,
-        "sizeWad": 5 * WAD,
-        "limitAssets": 0,
-        "fundAssets": 0,
-        "allowImprovement": False,
-    } | kw
-    return tuple(p.values())
+    fields = option_fields(book.vault.actionNonce(), chain.blocks.head.timestamp + 600, sid, sizeWad=5 * WAD)
+    return tuple((fields | kw).values())
 
 
 def test_tradeOptions__selling_calls__posts_collateral_keeps_premium_and_reconciles_nav(

@@ -19,6 +19,7 @@ from keeper.chain.univ3 import ChainTicks, arbitrage_to_price, read_pool_state
 from keeper.guard import GuardParams
 from keeper.univ3_math import PoolState, get_tick_at_sqrt_ratio, simulate_exact_input
 from tests.conftest import deploy_vault
+from tests.helpers import rebalance_fields
 from tests.leg_helpers import deploy_market
 from tests.vault_book import (
     BPS,
@@ -344,18 +345,7 @@ def hook_stack(project, admin, gov, keeper, guardian, treasury, whale, fish):
 
 
 def _rebalance(vault, chain, **kw) -> tuple:
-    p = {
-        "expectedNonce": vault.actionNonce(),
-        "deadline": chain.blocks.head.timestamp + 600,
-        "spotBuyEth": True,
-        "spotAmountIn": 0,
-        "spotMinOut": 0,
-        "perpSizeDeltaWad": 0,
-        "perpLimitPriceWad": 0,
-        "perpMarginDeltaAssets": 0,
-        "allowImprovement": False,
-    } | kw
-    return tuple(p.values())
+    return tuple(rebalance_fields(vault.actionNonce(), chain.blocks.head.timestamp + 600, **kw).values())
 
 
 def test_rebalance_report_coverLoss__with_a_venue_or_fund_transfer_reentering__revert_in_the_guard(
