@@ -127,7 +127,8 @@ interface IOptionMarket is IOptionOracleTypes {
     /// @param assetsUsdc Σ longValueUsdc + Σ collateralUsdc + Σ claimableUsdc.
     /// @param liabilitiesUsdc Σ shortLiabilityUsdc.
     /// @param deltaWad Σ deltaWad.
-    /// @param priced True if both feeds passed their checks now. If not, marks use the last accepted
+    /// @param priced True if both feeds passed their checks now, or the account holds no series (nothing
+    ///        to price: the feeds are not read). If not, marks use the last accepted
     ///        values (IOptionOracle.values); with none (or a feed whose call reverts), longs are worth 0,
     ///        shorts owe their full collateral and deltas are 0. Never reverts for an oracle failure.
     struct AccountValue {

@@ -63,6 +63,15 @@ contract BlackScholesHarness {
         return BlackScholes.black76WithDelta(isCall, f, k, tau, sigma, discount);
     }
 
+    /// @notice BlackScholes.black76Bounds.
+    function black76Bounds(bool isCall, uint256 f, uint256 k, uint256 tau, uint256 sigma, uint256 discount)
+        external
+        pure
+        returns (uint256 lowWad, uint256 highWad, int256 deltaWad)
+    {
+        return BlackScholes.black76Bounds(isCall, f, k, tau, sigma, discount);
+    }
+
     /// @notice BlackScholes.black76Greeks.
     function black76Greeks(bool isCall, uint256 f, uint256 k, uint256 tau, uint256 sigma, uint256 discount)
         external

@@ -483,13 +483,15 @@ contract OptionMarket is AccessControlDefaultAdminRules, ReentrancyGuardTransien
 
     /// @inheritdoc IOptionMarket
     function accountValue(address account) external view returns (AccountValue memory v) {
-        (uint256 spot, uint256 iv, bool priced) = _tryValues();
-        v.priced = priced;
         uint256[] storage ids = _accountSeries[account];
         uint256 n = ids.length;
+        // Nothing to price: exact whatever the feeds say.
+        if (n == 0) return AccountValue(0, 0, 0, true);
+        (uint256 spot, uint256 iv, bool priced) = _tryValues();
+        v.priced = priced;
         for (uint256 i; i < n; ++i) {
             uint256 id = ids[i];
-            PositionValue memory pv = _positionValue(_series[id], _positions[account][id].sizeWad, spot, iv);
+            PositionValue memory pv = _positionValue(_valuationData(id), _positions[account][id].sizeWad, spot, iv);
             v.assetsUsdc += pv.longValueUsdc + pv.collateralUsdc + pv.claimableUsdc;
             v.liabilitiesUsdc += pv.shortLiabilityUsdc;
             v.deltaWad += pv.deltaWad;
@@ -704,24 +706,24 @@ contract OptionMarket is AccessControlDefaultAdminRules, ReentrancyGuardTransien
             pv.claimableUsdc = _claimable(s, x);
             return pv;
         }
+        // Unpriced (feeds outside the model's domain): longs at 0, shorts at the maximum payout, no delta.
         uint256 maxPayout = _maxPayout(s);
-        bool usable = _inDomain(spot, iv);
+        uint256 low = 0;
+        uint256 high = maxPayout;
+        int256 d = 0;
+        if (_inDomain(spot, iv)) {
+            uint256 tau = _tau(s.expiry);
+            (low, high, d) = _pricer.markWad(s.isCall, spot, s.strikeWad, s.capWad, tau, iv);
+            if (tau == 0) d = 0;
+        }
         uint256 size = x > 0 ? uint256(x) : uint256(-x);
         if (x > 0) {
-            if (usable) {
-                (uint256 low,) = _markBounds(s, spot, iv);
-                pv.longValueUsdc = low * size / _scale;
-            }
+            pv.longValueUsdc = low * size / _scale;
         } else {
             pv.collateralUsdc = _collateral(maxPayout, size);
-            uint256 high = maxPayout;
-            if (usable) (, high) = _markBounds(s, spot, iv);
             pv.shortLiabilityUsdc = (high * size).ceilDiv(_scale);
         }
-        if (usable && block.timestamp < s.expiry) {
-            (, int256 d,) = _greeks(s, spot, iv);
-            pv.deltaWad = x * d / int256(WAD);
-        }
+        pv.deltaWad = x * d / int256(WAD);
     }
 
     /// @dev Pool NAV bounds; with `priced` false the worst (longs 0, shorts at max payout) and best cases.
@@ -848,6 +850,15 @@ contract OptionMarket is AccessControlDefaultAdminRules, ReentrancyGuardTransien
         uint256 n = _series.length;
         if (seriesId >= n) revert UnknownSeries(seriesId, n);
         return _series[seriesId];
+    }
+
+    /// @dev The fields `_positionValue` reads: strike, cap, expiry, type and source, plus the settlement
+    ///      price once settled. Skips the open-interest and held-collateral slots of a live series.
+    function _valuationData(uint256 seriesId) private view returns (SeriesData memory s) {
+        SeriesData storage st = _series[seriesId];
+        (s.strikeWad, s.capWad) = (st.strikeWad, st.capWad);
+        (s.expiry, s.isCall, s.source) = (st.expiry, st.isCall, st.source);
+        if (s.source != SettlementSource.None) s.settlementPriceWad = st.settlementPriceWad;
     }
 
     function _tau(uint256 expiry) private view returns (uint256) {

@@ -55,6 +55,23 @@ contract OptionPricer is IOptionPricer {
     }
 
     /// @inheritdoc IOptionPricer
+    function markWad(bool isCall, uint256 spotWad, uint256 strikeWad, uint256 capWad, uint256 tauSec, uint256 sigmaWad)
+        external
+        pure
+        returns (uint256 lowWad, uint256 highWad, int256 deltaWad)
+    {
+        (lowWad, highWad, deltaWad) = BlackScholes.black76Bounds(isCall, spotWad, strikeWad, tauSec, sigmaWad, WAD);
+        if (!isCall) return (lowWad, highWad, deltaWad);
+        // call(K) − call(K + C): bid = Down(K) − Up(K + C), ask = Up(K) − Down(K + C), as bidWad/askWad.
+        (uint256 low2, uint256 high2, int256 delta2) =
+            BlackScholes.black76Bounds(true, spotWad, strikeWad + capWad, tauSec, sigmaWad, WAD);
+        lowWad = lowWad > high2 ? lowWad - high2 : 0;
+        highWad = highWad > low2 ? highWad - low2 : 0;
+        if (highWad > capWad) highWad = capWad;
+        deltaWad -= delta2;
+    }
+
+    /// @inheritdoc IOptionPricer
     function greeks(bool isCall, uint256 spotWad, uint256 strikeWad, uint256 capWad, uint256 tauSec, uint256 sigmaWad)
         external
         pure

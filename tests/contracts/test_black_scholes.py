@@ -178,6 +178,24 @@ def test_black76UpDown__with_random_quoting_inputs__bracket_exact_and_float_pric
 
 @bs_settings
 @given(q=quotes())
+def test_black76Bounds__with_random_quoting_inputs__is_down_up_and_delta_to_the_wei(bs, q):
+    assert tuple(bs.black76Bounds(*q)) == (bs.black76Down(*q), bs.black76Up(*q), bs.black76WithDelta(*q)[1])
+
+
+@pytest.mark.parametrize("is_call", [True, False])
+@pytest.mark.parametrize("strike", [90 * WAD, 100 * WAD, 110 * WAD])
+@pytest.mark.parametrize(
+    ("tau", "sigma"), [(0, 7 * WAD // 10), (30 * DAY, 0), (DAY, 1), (MAX_TAU, MAX_SIGMA)]
+)
+def test_black76Bounds__with_degenerate_and_extreme_inputs__is_down_up_and_delta(
+    bs, is_call, strike, tau, sigma
+):
+    q = (is_call, 100 * WAD, strike, tau, sigma, 95 * WAD // 100)
+    assert tuple(bs.black76Bounds(*q)) == (bs.black76Down(*q), bs.black76Up(*q), bs.black76WithDelta(*q)[1])
+
+
+@bs_settings
+@given(q=quotes())
 def test_black76Greeks__with_random_quoting_inputs__delta_and_vega_match_keeper_pricing(bs, q):
     is_call, f, _, tau, _, _ = q
     price, delta, vega = bs.black76Greeks(*q)
@@ -326,7 +344,7 @@ def test_black76__with_extreme_moneyness__gives_zero_or_discounted_intrinsic(bs,
 
 # ------------------------------------------------------------------ invalid inputs
 
-PRICE_FNS = ["black76", "black76Up", "black76Down", "black76WithDelta", "black76Greeks"]
+PRICE_FNS = ["black76", "black76Up", "black76Down", "black76WithDelta", "black76Greeks", "black76Bounds"]
 OK = (True, 3_000 * WAD, 3_000 * WAD, 30 * DAY, 7 * WAD // 10, WAD)
 
 

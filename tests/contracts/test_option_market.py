@@ -217,6 +217,18 @@ def quote_inputs(draw):
     return is_call, spot, k, cap, tenor, iv, size
 
 
+@settings(chain_settings, max_examples=40)
+@given(inputs=quote_inputs(), at_expiry=st.booleans())
+def test_markWad__with_random_series__is_boundsWad_and_the_delta_of_greeks_to_the_wei(
+    pricer, inputs, at_expiry
+):
+    is_call, spot, k, cap, tenor, iv, _ = inputs
+    tau = 0 if at_expiry else tenor
+    low, high = pricer.boundsWad(is_call, spot, k, cap, tau, iv)
+    _, delta, _ = pricer.greeks(is_call, spot, k, cap, tau, iv)
+    assert tuple(pricer.markWad(is_call, spot, k, cap, tau, iv)) == (low, high, delta)
+
+
 @settings(chain_settings, max_examples=30)
 @given(inputs=quote_inputs())
 def test_quote__with_random_series_and_market__brackets_keeper_black76(

@@ -101,7 +101,7 @@ contract OptionLeg is IOptionLeg, KeelLegBase {
     /// @inheritdoc IHedgeLeg
     function book() external view returns (uint256 valueAssets, int256 deltaWad, uint256 grossAssets, uint256) {
         valueAssets = IERC20(asset).balanceOf(address(this));
-        if (_market.accountSeries(address(this)).length == 0) return (valueAssets, 0, 0, type(uint256).max);
+        // With no series the venue returns zeros without reading its feeds.
         IOptionMarket.AccountValue memory v = _market.accountValue(address(this));
         if (v.assetsUsdc > v.liabilitiesUsdc) valueAssets += v.assetsUsdc - v.liabilitiesUsdc;
         deltaWad = v.deltaWad;
