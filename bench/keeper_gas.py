@@ -321,10 +321,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("Keeper and depositor actions on the local market with the spot, perp and option legs open.")
     print(render(rows))
     print()
-    for label in (FULL_REBALANCE, FULL_REBALANCE_NEW_ROUND, FULL_REBALANCE_ALL_OPEN):
+    for label in (FULL_REBALANCE, FULL_REBALANCE_NEW_ROUND):
         full = dict(rows)[label]
         word = "UNDER" if full < GOAL_FULL_REBALANCE else "NOT under"
         print(f"Goal: '{label}' {word} {GOAL_FULL_REBALANCE:,} gas ({full:,}).")
+    all_open = dict(rows)[FULL_REBALANCE_ALL_OPEN]
+    remark = sum(g for key, _, g in parts[FULL_REBALANCE_ALL_OPEN] if key == "OptionLeg.book")
+    over = all_open - GOAL_FULL_REBALANCE
+    print(
+        f"With an option position open as well: {all_open:,} gas"
+        + (f", {over:,} over the goal" if over > 0 else ", under the goal")
+        + f"; the option leg's on-chain re-mark for the guard (OptionLeg.book) is {remark:,} of it."
+    )
     with_before = dict(rows)[FULL_REBALANCE_WITH_BEFORE] - dict(rows)[FULL_REBALANCE_NEW_ROUND]
     print(
         f"Asking for the before-book (allowImprovement) costs {with_before:,} gas more on a full rebalance."
