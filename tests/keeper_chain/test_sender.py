@@ -505,6 +505,9 @@ def test_send__with_reorg_that_reincludes_the_tx__waits_for_confirmations_on_the
 
     def hook(n: int) -> None:
         if n == 1:
+            # as above: the sender must have seen the tx in its first block before that block is replaced
+            _wait_for_served_receipt(sender_w3)
+        elif n == 2:
             head = sender_w3.eth.get_block("latest")
             (tx_hash,) = head["transactions"]
             raw = sender_w3.eth.get_raw_transaction(tx_hash)
