@@ -50,13 +50,22 @@ contract OptionPricer is IOptionPricer {
         pure
         returns (uint256 lowWad, uint256 highWad)
     {
-        lowWad = bidWad(isCall, spotWad, strikeWad, capWad, tauSec, sigmaWad, sigmaWad);
-        highWad = askWad(isCall, spotWad, strikeWad, capWad, tauSec, sigmaWad, sigmaWad);
+        (lowWad, highWad,) = _mark(isCall, spotWad, strikeWad, capWad, tauSec, sigmaWad);
     }
 
     /// @inheritdoc IOptionPricer
     function markWad(bool isCall, uint256 spotWad, uint256 strikeWad, uint256 capWad, uint256 tauSec, uint256 sigmaWad)
         external
+        pure
+        returns (uint256 lowWad, uint256 highWad, int256 deltaWad)
+    {
+        return _mark(isCall, spotWad, strikeWad, capWad, tauSec, sigmaWad);
+    }
+
+    /// @dev bidWad and askWad with both volatilities at sigma, and the delta of greeks, from one
+    ///      evaluation per strike.
+    function _mark(bool isCall, uint256 spotWad, uint256 strikeWad, uint256 capWad, uint256 tauSec, uint256 sigmaWad)
+        private
         pure
         returns (uint256 lowWad, uint256 highWad, int256 deltaWad)
     {

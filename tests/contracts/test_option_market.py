@@ -227,6 +227,9 @@ def test_markWad__with_random_series__is_boundsWad_and_the_delta_of_greeks_to_th
     low, high = pricer.boundsWad(is_call, spot, k, cap, tau, iv)
     _, delta, _ = pricer.greeks(is_call, spot, k, cap, tau, iv)
     assert tuple(pricer.markWad(is_call, spot, k, cap, tau, iv)) == (low, high, delta)
+    # boundsWad and markWad share one evaluation per strike: both are the bid and ask with both vols at iv
+    assert low == pricer.bidWad(is_call, spot, k, cap, tau, iv, iv)
+    assert high == pricer.askWad(is_call, spot, k, cap, tau, iv, iv)
 
 
 @settings(chain_settings, max_examples=30)
